@@ -1,0 +1,44 @@
+using LongContext.Gateway.Api;
+using LongContext.Gateway.Configuration;
+using LongContext.Gateway.Health;
+using LongContext.Gateway.Proxy;
+using LongContext.Gateway.Tenancy;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+
+namespace LongContext.Gateway.Hosting;
+
+internal static class GatewayServices
+{
+    public static WebApplicationBuilder AddGatewayServices(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+
+        services.AddOptions<GatewaySettings>()
+            .Bind(builder.Configuration)
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<GatewaySettings>, LimitsValidator>();
+        services.AddSingleton<IValidateOptions<GatewaySettings>, UpstreamsValidator>();
+        services.AddSingleton<IValidateOptions<GatewaySettings>, ModelsValidator>();
+        services.AddSingleton<IValidateOptions<GatewaySettings>, TenantsValidator>();
+
+        services.AddOptions<KestrelServerOptions>()
+            .Configure<IOptions<GatewaySettings>>((kestrel, settings) =>
+            {
+                kestrel.AddServerHeader = false;
+                kestrel.Limits.MaxRequestBodySize = settings.Value.Gateway.Limits.MaxRequestBodyBytes;
+            });
+
+        services.ConfigureHttpJsonOptions(options => options.SerializerOptions.TypeInfoResolverChain.Insert(0, GatewayJsonContext.Relaxed));
+        services.AddSingleton(TimeProvider.System);
+        services.AddHttpForwarder();
+
+        services.AddSingleton<TenantDirectory>();
+        services.AddSingleton<UpstreamClusters>();
+        services.AddSingleton<ModelCatalog>();
+        services.AddSingleton<UpstreamForwarder>();
+        services.AddSingleton<JsonBodyReader>();
+        services.AddSingleton<ReadinessProbe>();
+        return builder;
+    }
+}

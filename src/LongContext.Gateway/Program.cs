@@ -1,0 +1,21 @@
+using LongContext.Gateway.Hosting;
+using LongContext.Gateway.Tenancy;
+using Microsoft.Extensions.Options;
+
+if (args is ["hash-key", var key])
+{
+    // Prints the digest to put under Tenants:<id>:ApiKeyHashes; the key itself is never stored.
+    Console.WriteLine(ApiKeyHash.ToHex(key));
+    return 0;
+}
+
+try
+{
+    await GatewayApp.Build(args).RunAsync();
+    return 0;
+}
+catch (Exception e) when (e is GatewayStartupException or OptionsValidationException)
+{
+    await Console.Error.WriteLineAsync("LongContext.Gateway cannot start: " + e.Message);
+    return 1;
+}

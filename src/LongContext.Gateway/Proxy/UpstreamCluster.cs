@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using System.Net;
+using LongContext.Gateway.Configuration;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace LongContext.Gateway.Proxy;
+
+/// <summary>One upstream cluster: its destinations, the connection pool shared by them, and its limits.</summary>
+internal sealed class UpstreamCluster : IDisposable
+{
+    private readonly Destination[] _destinations;
+    private int _next = -1;
+
+    public UpstreamCluster(string name, UpstreamConfig config)
+    {
+        Name = name;
+        ApiKey = string.IsNullOrEmpty(config.ApiKey) ? null : config.ApiKey;
+        HealthPath = config.HealthPath;
+        RequestConfig = new ForwarderRequestConfig { ActivityTimeout = config.ActivityTimeout };
+        _destinations = [.. config.Destinations.Select(pair => new Destination(pair.Key, WithTrailingSlash(pair.Value.Address)))];
+        Invoker = new HttpMessageInvoker(new SocketsHttpHandler
+        {
+            UseProxy = false,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            UseCookies = false,
+            EnableMultipleHttp2Connections = true,
+            ConnectTimeout = config.ConnectTimeout,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
+            ActivityHeadersPropagator = new ReverseProxyPropagator(DistributedContextPropagator.Current),
+        }, disposeHandler: true);
+    }
+
+    public string Name { get; }
+
+    public string? ApiKey { get; }
+
+    public string HealthPath { get; }
+
+    public ForwarderRequestConfig RequestConfig { get; }
+
+    public HttpMessageInvoker Invoker { get; }
+
+    public IReadOnlyList<Destination> Destinations => _destinations;
+
+    /// <summary>Spreads requests over the destinations in turn.</summary>
+    public Destination NextDestination()
+    {
+        var index = (uint)Interlocked.Increment(ref _next) % (uint)_destinations.Length;
+        return _destinations[index];
+    }
+
+    public void Dispose() => Invoker.Dispose();
+
+    private static string WithTrailingSlash(string address) => address.EndsWith('/') ? address : address + "/";
+}
+
+/// <summary>A destination's base address always ends in '/', so relative API paths append to it.</summary>
+internal sealed record Destination(string Name, string Address);

@@ -1,0 +1,179 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using System.Text.Json.Nodes;
+using LongContext.Gateway.Hosting;
+using LongContext.Gateway.Tenancy;
+using Microsoft.AspNetCore.Builder;
+using OpenAI;
+using OpenAI.Chat;
+using OpenAI.Embeddings;
+using OpenAI.Models;
+
+namespace LongContext.Gateway.Tests.Infrastructure;
+
+/// <summary>
+/// The real gateway on real Kestrel at a free 127.0.0.1 port, started from a settings file and
+/// config/ files written to a temporary folder exactly as a user would lay them out.
+/// </summary>
+internal sealed class GatewayInstance : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly string _directory;
+
+    private GatewayInstance(WebApplication app, string directory, Uri baseAddress)
+    {
+        _app = app;
+        _directory = directory;
+        BaseAddress = baseAddress;
+    }
+
+    public Uri BaseAddress { get; }
+
+    public Uri V1 => new(BaseAddress, "/v1");
+
+    public HttpClient CreateHttpClient(string? apiKey = null)
+    {
+        var client = new HttpClient { BaseAddress = BaseAddress };
+        if (apiKey is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new("Bearer", apiKey);
+        }
+
+        return client;
+    }
+
+    public OpenAIClientOptions ClientOptions() => new()
+    {
+        Endpoint = V1,
+        // The gateway's answers are under test: the SDK must not retry them away.
+        RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+        NetworkTimeout = TimeSpan.FromSeconds(30),
+    };
+
+    public ChatClient Chat(string model, string apiKey) => new(model, new ApiKeyCredential(apiKey), ClientOptions());
+
+    public EmbeddingClient Embeddings(string model, string apiKey) => new(model, new ApiKeyCredential(apiKey), ClientOptions());
+
+    public OpenAIModelClient Models(string apiKey) => new(new ApiKeyCredential(apiKey), ClientOptions());
+
+    /// <summary>Writes the settings file and its config/ files to a fresh folder and starts the gateway on them.</summary>
+    public static async Task<GatewayInstance> StartAsync(GatewayConfig config)
+    {
+        var directory = Directory.CreateTempSubdirectory("lcg-gateway-").FullName;
+        var settingsPath = config.WriteTo(directory);
+        var app = Build(settingsPath);
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            Directory.Delete(directory, recursive: true);
+            throw;
+        }
+
+        return new GatewayInstance(app, directory, new Uri(app.Urls.Single()));
+    }
+
+    public static WebApplication Build(string? settingsPath, params string[] extraArgs)
+    {
+        string[] args = [.. settingsPath is null ? [] : new[] { "--settings", settingsPath }, "--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default", "Warning", .. extraArgs];
+        return GatewayApp.Build(args);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        Directory.Delete(_directory, recursive: true);
+    }
+}
+
+/// <summary>Test tenants, models and upstreams, shaped like config/*.json.</summary>
+internal sealed class GatewayConfig
+{
+    public const string AcmeKey = "sk-acme-test-key";
+    public const string GlobexKey = "sk-globex-test-key";
+
+    public JsonObject Settings { get; } = new()
+    {
+        ["Gateway"] = new JsonObject
+        {
+            ["Include"] = new JsonArray("config/upstreams.json", "config/models.json", "config/tenants.json"),
+            ["Limits"] = new JsonObject { ["MaxRequestBodyBytes"] = 64 * 1024, ["MaxJsonDepth"] = 32 },
+        },
+    };
+
+    public JsonObject Upstreams { get; } = [];
+
+    public JsonObject Models { get; } = [];
+
+    public JsonObject Tenants { get; } = [];
+
+    /// <summary>The usual set-up: the stub as upstream, two tenants with different model rights.</summary>
+    public static GatewayConfig Standard(StubUpstream stub)
+    {
+        var config = new GatewayConfig();
+        config.Upstreams["stub"] = Upstream(stub.BaseAddress.ToString(), apiKey: StubUpstream.ApiKey);
+        config.Upstreams["stub-impatient"] = Upstream(stub.BaseAddress.ToString(), activityTimeout: "00:00:01");
+        config.Models["gpt-test"] = new JsonObject { ["Upstream"] = "stub", ["UpstreamModel"] = "stub-chat" };
+        config.Models["gpt-premium"] = new JsonObject { ["Upstream"] = "stub", ["UpstreamModel"] = "stub-premium" };
+        config.Models["embed-test"] = new JsonObject { ["Upstream"] = "stub", ["UpstreamModel"] = "stub-embed", ["Kind"] = "Embeddings" };
+        config.Models["limited"] = new JsonObject { ["Upstream"] = "stub", ["UpstreamModel"] = "rate-limited" };
+        config.Models["hanging"] = new JsonObject { ["Upstream"] = "stub-impatient", ["UpstreamModel"] = "hang" };
+        config.Tenants["acme"] = Tenant(AcmeKey, "*");
+        config.Tenants["globex"] = Tenant(GlobexKey, "gpt-test");
+        return config;
+    }
+
+    public static JsonObject Upstream(string address, string? apiKey = null, string activityTimeout = "00:00:30") => new()
+    {
+        ["Destinations"] = new JsonObject { ["main"] = new JsonObject { ["Address"] = address } },
+        ["ApiKey"] = apiKey,
+        ["ActivityTimeout"] = activityTimeout,
+        ["ConnectTimeout"] = "00:00:05",
+    };
+
+    public static JsonObject Tenant(string key, params string[] models) => new()
+    {
+        ["ApiKeyHashes"] = new JsonArray(ApiKeyHash.ToHex(key)),
+        ["AllowedModels"] = new JsonArray([.. models.Select(m => JsonValue.Create(m))]),
+    };
+
+    public string WriteTo(string directory)
+    {
+        Directory.CreateDirectory(Path.Combine(directory, "config"));
+        File.WriteAllText(Path.Combine(directory, "config", "upstreams.json"), new JsonObject { [nameof(Upstreams)] = Upstreams.DeepClone() }.ToJsonString());
+        File.WriteAllText(Path.Combine(directory, "config", "models.json"), new JsonObject { [nameof(Models)] = Models.DeepClone() }.ToJsonString());
+        File.WriteAllText(Path.Combine(directory, "config", "tenants.json"), new JsonObject { [nameof(Tenants)] = Tenants.DeepClone() }.ToJsonString());
+        var settingsPath = Path.Combine(directory, "appsettings.json");
+        File.WriteAllText(settingsPath, Settings.ToJsonString());
+        return settingsPath;
+    }
+}
+
+/// <summary>One stub upstream and one gateway in front of it, shared by the tests of a collection.</summary>
+public sealed class GatewayFixture : IAsyncLifetime
+{
+    internal StubUpstream Stub { get; private set; } = null!;
+
+    internal GatewayInstance Gateway { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Stub = await StubUpstream.StartAsync();
+        Gateway = await GatewayInstance.StartAsync(GatewayConfig.Standard(Stub));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Gateway.DisposeAsync();
+        await Stub.DisposeAsync();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class GatewayCollectionDefinition : ICollectionFixture<GatewayFixture>
+{
+    public const string Name = "gateway";
+}
