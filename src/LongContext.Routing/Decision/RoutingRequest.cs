@@ -1,0 +1,20 @@
+namespace LongContext.Routing.Decision;
+
+/// <summary>What routing needs to know about one request: measured sizes, not text.</summary>
+public sealed record RoutingRequest
+{
+    /// <summary>Tokens of the conversation itself (system prompt, history, question).</summary>
+    public long QuestionTokens { get; init; }
+
+    /// <summary>Tokens of the context to answer from: the corpus plus any inline context.</summary>
+    public long ContextTokens { get; init; }
+
+    /// <summary>Output tokens to budget for: the request's max_tokens, else the configured default.</summary>
+    public long ExpectedOutputTokens { get; init; }
+
+    /// <summary>A route the client asked for; honoured only where the tenant's policy allows.</summary>
+    public RouteKind? ForcedRoute { get; init; }
+
+    /// <summary>True when some count came from the declared approximation instead of the model's tokenizer.</summary>
+    public bool CountsApproximate { get; init; }
+}
