@@ -7,6 +7,17 @@ cd "$(dirname "$0")/.."
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
+# The ledger's PostgreSQL tests need a real server: start a throwaway one unless one is given.
+if [ -z "${LCG_TEST_POSTGRES:-}" ]; then
+  eval "$(bash scripts/start-postgres.sh)"
+  stop_postgres() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$LCG_TEST_POSTGRES_CTL" -D "$LCG_TEST_POSTGRES_DATA" -m fast stop >/dev/null
+    else "$LCG_TEST_POSTGRES_CTL" -D "$LCG_TEST_POSTGRES_DATA" -m fast stop >/dev/null; fi
+    rm -rf "$LCG_TEST_POSTGRES_DATA"
+  }
+  trap stop_postgres EXIT
+fi
+
 results="$PWD/artifacts/test-results"
 rm -rf "$results"
 mkdir -p "$results"
