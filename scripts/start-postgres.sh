@@ -20,6 +20,7 @@ run_as=()
 if [ "$(id -u)" -eq 0 ]; then
   chown postgres "$data"
   run_as=(runuser -u postgres --)
+  cd /  # the server user may not be able to enter the caller's folder
 fi
 
 "${run_as[@]}" "$pg_bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 >/dev/null

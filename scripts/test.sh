@@ -11,7 +11,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 if [ -z "${LCG_TEST_POSTGRES:-}" ]; then
   eval "$(bash scripts/start-postgres.sh)"
   stop_postgres() {
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$LCG_TEST_POSTGRES_CTL" -D "$LCG_TEST_POSTGRES_DATA" -m fast stop >/dev/null
+    if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$LCG_TEST_POSTGRES_CTL" -D "$LCG_TEST_POSTGRES_DATA" -m fast stop >/dev/null)
     else "$LCG_TEST_POSTGRES_CTL" -D "$LCG_TEST_POSTGRES_DATA" -m fast stop >/dev/null; fi
     rm -rf "$LCG_TEST_POSTGRES_DATA"
   }
