@@ -45,11 +45,10 @@ public sealed class PostgresSpendLedger : ISpendLedger, IAsyncDisposable
             await lockCommand.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        var usage = await UsageAsync(connection, transaction, request.TenantId, request.Now, cancellationToken);
-        var monthlyLeft = request.Limits.MonthlyUsd is { } m ? Money.ToUnits(m) - usage.Month : (long?)null;
-        var dailyLeft = request.Limits.DailyUsd is { } d ? Money.ToUnits(d) - usage.Day : (long?)null;
+        var (monthUsed, dayUsed) = await UsageAsync(connection, transaction, request.TenantId, request.Now, cancellationToken);
+        var check = BudgetCheck.Of(monthUsed, dayUsed, request.Limits);
         Guid? id = null;
-        if ((monthlyLeft is null || amount <= monthlyLeft) && (dailyLeft is null || amount <= dailyLeft))
+        if (check.Fits(amount))
         {
             id = Guid.CreateVersion7(request.Now);
             await using var insert = new NpgsqlCommand(
@@ -60,13 +59,11 @@ public sealed class PostgresSpendLedger : ISpendLedger, IAsyncDisposable
             insert.Parameters.AddWithValue(request.Now.ToUniversalTime());
             insert.Parameters.AddWithValue((request.Now + request.TimeToLive).ToUniversalTime());
             await insert.ExecuteNonQueryAsync(cancellationToken);
-            usage = (usage.Month + amount, usage.Day + amount);
-            monthlyLeft -= amount;
-            dailyLeft -= amount;
+            check = check.Plus(amount);
         }
 
         await transaction.CommitAsync(cancellationToken);
-        return new ReservationResult(id, new BudgetUsage(Money.ToUsd(usage.Month), Money.ToUsd(usage.Day)), ToUsd(monthlyLeft), ToUsd(dailyLeft));
+        return check.ToResult(id);
     }
 
     public Task<bool> CommitAsync(Guid reservationId, decimal actualUsd, CancellationToken cancellationToken = default) =>
@@ -116,6 +113,4 @@ public sealed class PostgresSpendLedger : ISpendLedger, IAsyncDisposable
         await reader.ReadAsync(cancellationToken);
         return (reader.GetInt64(0), reader.GetInt64(1));
     }
-
-    private static decimal? ToUsd(long? units) => units is { } u ? Money.ToUsd(u) : null;
 }

@@ -56,12 +56,10 @@ public sealed class SqliteSpendLedger : ISpendLedger
         await using var connection = await OpenConnectionAsync(cancellationToken);
         // IMMEDIATE takes the write lock before the budget is read: no other writer can slip in between.
         await using var transaction = connection.BeginTransaction(deferred: false);
-        var usage = await UsageAsync(connection, transaction, request.TenantId, request.Now, cancellationToken);
-        var monthlyLeft = request.Limits.MonthlyUsd is { } m ? Money.ToUnits(m) - usage.Month : (long?)null;
-        var dailyLeft = request.Limits.DailyUsd is { } d ? Money.ToUnits(d) - usage.Day : (long?)null;
-        var fits = (monthlyLeft is null || amount <= monthlyLeft) && (dailyLeft is null || amount <= dailyLeft);
+        var (monthUsed, dayUsed) = await UsageAsync(connection, transaction, request.TenantId, request.Now, cancellationToken);
+        var check = BudgetCheck.Of(monthUsed, dayUsed, request.Limits);
         Guid? id = null;
-        if (fits)
+        if (check.Fits(amount))
         {
             id = Guid.CreateVersion7(request.Now);
             await using var insert = connection.CreateCommand();
@@ -73,13 +71,11 @@ public sealed class SqliteSpendLedger : ISpendLedger
             insert.Parameters.AddWithValue("$created", request.Now.ToUnixTimeMilliseconds());
             insert.Parameters.AddWithValue("$expires", (request.Now + request.TimeToLive).ToUnixTimeMilliseconds());
             await insert.ExecuteNonQueryAsync(cancellationToken);
-            usage = (usage.Month + amount, usage.Day + amount);
-            monthlyLeft -= amount;
-            dailyLeft -= amount;
+            check = check.Plus(amount);
         }
 
         await transaction.CommitAsync(cancellationToken);
-        return new ReservationResult(id, new BudgetUsage(Money.ToUsd(usage.Month), Money.ToUsd(usage.Day)), ToUsd(monthlyLeft), ToUsd(dailyLeft));
+        return check.ToResult(id);
     }
 
     public Task<bool> CommitAsync(Guid reservationId, decimal actualUsd, CancellationToken cancellationToken = default) =>
@@ -137,8 +133,6 @@ public sealed class SqliteSpendLedger : ISpendLedger
         await reader.ReadAsync(cancellationToken);
         return (reader.GetInt64(0), reader.GetInt64(1));
     }
-
-    private static decimal? ToUsd(long? units) => units is { } u ? Money.ToUsd(u) : null;
 
     private async Task<SqliteConnection> OpenConnectionAsync(CancellationToken cancellationToken)
     {
