@@ -61,8 +61,6 @@ internal static class SettingsFiles
         {
             sources.Insert(position++, new JsonConfigurationSource { Path = file, Optional = false, ReloadOnChange = false }.WithResolvedFileProvider());
         }
-
-        configuration[nameof(SettingsFiles) + ":Loaded"] = string.Join(';', files);
     }
 
     private static JsonConfigurationSource WithResolvedFileProvider(this JsonConfigurationSource source)
