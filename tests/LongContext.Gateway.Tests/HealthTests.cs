@@ -58,7 +58,8 @@ public sealed class HealthTests(GatewayFixture fixture)
     public async Task ShippedDefaults_LoadAndPointAtTheSelfHostedBackend()
     {
         // The settings file and config/ shipped at the repository root, as copied beside the gateway binary.
-        await using var app = GatewayInstance.Build(settingsPath: null);
+        var ledger = Path.Combine(Path.GetTempPath(), $"lcg-defaults-{Guid.NewGuid():N}.db");
+        await using var app = GatewayInstance.Build(settingsPath: null, "--Ledger:SqlitePath", ledger);
         await app.StartAsync();
         var address = app.Urls.Single();
         using var http = new HttpClient { BaseAddress = new Uri(address) };
@@ -69,9 +70,15 @@ public sealed class HealthTests(GatewayFixture fixture)
 
         Assert.Contains(models["data"]!.AsArray(), m => (string?)m!["id"] == "lcg-reference");
         var report = JsonDocument.Parse(await ready.Content.ReadAsStringAsync()).RootElement;
-        var upstream = report.GetProperty("upstreams").EnumerateArray().Single();
-        Assert.Equal("self-hosted", upstream.GetProperty("upstream").GetString());
+        var upstreams = report.GetProperty("upstreams").EnumerateArray().ToList();
+        var upstream = upstreams.Single(u => u.GetProperty("upstream").GetString() == "self-hosted");
         Assert.Equal("http://127.0.0.1:8081/v1/", upstream.GetProperty("address").GetString());
         Assert.Equal(upstream.GetProperty("reachable").GetBoolean() ? HttpStatusCode.OK : HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+
+        // Provider models ship as examples: without their keys they are out of use, say why, and do not make the gateway unready.
+        var openai = upstreams.Single(u => u.GetProperty("upstream").GetString() == "openai");
+        Assert.Contains("Upstreams__openai__ApiKey", openai.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(models["data"]!.AsArray(), m => (string?)m!["id"] == "gpt-5.2");
+        Assert.Contains(models["data"]!.AsArray(), m => (string?)m!["id"] == "auto");
     }
 }

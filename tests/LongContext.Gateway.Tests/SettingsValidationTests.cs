@@ -28,7 +28,65 @@ public sealed class SettingsValidationTests : IDisposable
         { "tiny-body-limit", "Gateway:Limits:MaxRequestBodyBytes" },
         { "huge-depth", "Gateway:Limits:MaxJsonDepth" },
         { "no-tenants", "Tenants" },
+        { "chat-model-without-routing", "Models:gpt-test:Routing" },
+        { "no-window", "Models:gpt-test:Routing:ContextWindow" },
+        { "no-prices", "Models:gpt-test:Routing:Prices" },
+        { "negative-price", "Models:gpt-test:Routing:Prices:InputPerMillion" },
+        { "prices-and-self-hosted", "Models:gpt-test:Routing" },
+        { "self-hosted-without-attention", "Models:gpt-test:Routing:SelfHosted:Attention" },
+        { "bad-max-tokens-field", "Models:gpt-test:MaxTokensField" },
+        { "unknown-objective", "Tenants:acme:Policy:Objective" },
+        { "unknown-route", "Tenants:acme:Policy:AllowedRoutes:0" },
+        { "recall-floor-above-one", "Tenants:acme:Policy:RecallFloor" },
+        { "negative-budget", "Tenants:acme:Policy:MonthlyBudgetUsd" },
+        { "auto-model-clash", "Routing:AutoModel" },
+        { "escalation-probability", "Routing:Rag:EscalationProbability" },
+        { "unknown-ledger", "Ledger:Store" },
+        { "postgres-without-connection", "Ledger:PostgresConnectionString" },
     };
+
+    public static TheoryData<string, string> BrokenFiles => new()
+    {
+        { "unknown-curve", "Models:gpt-test:Routing:ContextRot" },
+        { "curve-without-source", "no Source" },
+        { "curve-recall-above-one", "Points[1].Recall" },
+        { "curve-unsorted", "Points[1].Tokens" },
+        { "curve-not-json", "is not valid JSON" },
+        { "no-curve-directory", "Routing:ContextRotDirectory" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BrokenFiles))]
+    public async Task BrokenRoutingFile_HostRefusesToStart_NamingTheFileOrKey(string breakage, string expected)
+    {
+        var config = Standard();
+        var curve = config.Curves[GatewayConfig.TestCurve];
+        string? rawCurve = null;
+        switch (breakage)
+        {
+            case "unknown-curve": config.Models["gpt-test"]!["Routing"]!["ContextRot"] = "no-such-curve"; break;
+            case "curve-without-source": curve.Remove("Source"); break;
+            case "curve-recall-above-one": curve["Points"]![1]!["Recall"] = 1.5; break;
+            case "curve-unsorted": curve["Points"]![1]!["Tokens"] = 5; break;
+            case "curve-not-json": rawCurve = "{ not json"; break;
+            case "no-curve-directory": config.Routing["Routing"]!["ContextRotDirectory"] = "config/missing"; break;
+            default: throw new ArgumentOutOfRangeException(nameof(breakage), breakage, null);
+        }
+
+        var settingsPath = config.WriteTo(_directory);
+        if (rawCurve is not null)
+        {
+            File.WriteAllText(Path.Combine(_directory, "config", "context-rot", GatewayConfig.TestCurve + ".json"), rawCurve);
+        }
+
+        var error = await Assert.ThrowsAsync<GatewayStartupException>(async () =>
+        {
+            await using var app = GatewayInstance.Build(settingsPath);
+            await app.StartAsync();
+        });
+
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
 
     [Theory]
     [MemberData(nameof(BrokenConfigs))]
@@ -53,7 +111,7 @@ public sealed class SettingsValidationTests : IDisposable
 
         var error = Assert.Throws<GatewayStartupException>(() => GatewayInstance.Build(config.WriteTo(_directory)));
 
-        Assert.Contains("Gateway:Include:3", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Gateway:Include:4", error.Message, StringComparison.Ordinal);
         Assert.Contains("config/prices.json", error.Message, StringComparison.Ordinal);
     }
 
@@ -106,7 +164,7 @@ public sealed class SettingsValidationTests : IDisposable
     {
         var config = new GatewayConfig();
         config.Upstreams["stub"] = GatewayConfig.Upstream("http://127.0.0.1:9/v1/");
-        config.Models["gpt-test"] = new JsonObject { ["Upstream"] = "stub" };
+        config.Models["gpt-test"] = GatewayConfig.ChatModel("stub", "gpt-test", input: 1m, output: 2m, window: 128_000);
         config.Tenants["acme"] = GatewayConfig.Tenant(GatewayConfig.AcmeKey, "*");
         config.Tenants["globex"] = GatewayConfig.Tenant(GatewayConfig.GlobexKey, "gpt-test");
         return config;
@@ -133,9 +191,38 @@ public sealed class SettingsValidationTests : IDisposable
             case "tiny-body-limit": config.Settings["Gateway"]!["Limits"]!["MaxRequestBodyBytes"] = 10; break;
             case "huge-depth": config.Settings["Gateway"]!["Limits"]!["MaxJsonDepth"] = 100000; break;
             case "no-tenants": config.Tenants.Clear(); break;
+            case "chat-model-without-routing": config.Models["gpt-test"]!.AsObject().Remove("Routing"); break;
+            case "no-window": Routing(config).Remove("ContextWindow"); break;
+            case "no-prices": Routing(config).Remove("Prices"); break;
+            case "negative-price": Routing(config)["Prices"]!["InputPerMillion"] = -1; break;
+            case "prices-and-self-hosted": Routing(config)["SelfHosted"] = SelfHosted(); break;
+            case "self-hosted-without-attention":
+                Routing(config).Remove("Prices");
+                Routing(config)["SelfHosted"] = SelfHosted();
+                Routing(config)["SelfHosted"]!.AsObject().Remove("Attention");
+                break;
+            case "bad-max-tokens-field": config.Models["gpt-test"]!["MaxTokensField"] = "max_output"; break;
+            case "unknown-objective": config.Tenants["acme"]!["Policy"] = new JsonObject { ["Objective"] = "Cheapest" }; break;
+            case "unknown-route": config.Tenants["acme"]!["Policy"] = new JsonObject { ["AllowedRoutes"] = new JsonArray("stuffing") }; break;
+            case "recall-floor-above-one": config.Tenants["acme"]!["Policy"] = new JsonObject { ["RecallFloor"] = 1.5 }; break;
+            case "negative-budget": config.Tenants["acme"]!["Policy"] = new JsonObject { ["MonthlyBudgetUsd"] = -5 }; break;
+            case "auto-model-clash": config.Routing["Routing"]!["AutoModel"] = "gpt-test"; break;
+            case "escalation-probability": config.Routing["Routing"]!["Rag"] = new JsonObject { ["EscalationProbability"] = 2 }; break;
+            case "unknown-ledger": config.Routing["Ledger"]!["Store"] = "Redis"; break;
+            case "postgres-without-connection": config.Routing["Ledger"]!["Store"] = "Postgres"; break;
             default: throw new ArgumentOutOfRangeException(nameof(breakage), breakage, null);
         }
 
         return config;
     }
+
+    private static JsonObject Routing(GatewayConfig config) => config.Models["gpt-test"]!["Routing"]!.AsObject();
+
+    private static JsonObject SelfHosted() => new()
+    {
+        ["GpuHourUsd"] = 2,
+        ["GpuMemoryGb"] = 80,
+        ["Kv"] = new JsonObject { ["Layers"] = 32, ["KvHeads"] = 8, ["HeadDim"] = 128 },
+        ["Attention"] = new JsonObject { ["full"] = new JsonObject() },
+    };
 }

@@ -25,7 +25,7 @@ public sealed class UpstreamFailureTests(GatewayFixture fixture)
     {
         var config = GatewayConfig.Standard(fixture.Stub);
         config.Upstreams["down"] = GatewayConfig.Upstream($"http://127.0.0.1:{UnusedPort()}/v1/");
-        config.Models["offline"] = new System.Text.Json.Nodes.JsonObject { ["Upstream"] = "down" };
+        config.Models["offline"] = GatewayConfig.ChatModel("down", "offline", input: 1m, output: 2m, window: 128_000);
         await using var gateway = await GatewayInstance.StartAsync(config);
         using var http = gateway.CreateHttpClient(GatewayConfig.AcmeKey);
 

@@ -9,20 +9,35 @@ namespace LongContext.Gateway.Api;
 /// </summary>
 internal sealed record ChatCompletionRequest(JsonObject Body, string Model, bool Stream, bool IncludeUsage)
 {
+    /// <summary>The gateway's request extension; removed before the body goes upstream.</summary>
+    public const string ExtensionField = "lcg";
+
+    /// <summary>The output cap the client asked for (max_completion_tokens, else max_tokens).</summary>
+    public long? MaxOutputTokens { get; init; }
+
+    /// <summary>Number of choices asked for (n); each may use the whole output cap.</summary>
+    public int Choices { get; init; } = 1;
+
+    /// <summary>lcg.route: a route the client asks for (rag, long_context, hybrid) or auto.</summary>
+    public string? RouteOverride { get; init; }
+
+    /// <summary>lcg.documents: context to answer from, sent inline.</summary>
+    public IReadOnlyList<InlineDocument> Documents { get; init; } = [];
+
     private static readonly HashSet<string> Roles = new(StringComparer.Ordinal)
     {
         "system", "developer", "user", "assistant", "tool", "function",
     };
 
     /// <summary>Upper bound on requested output tokens; larger values are a client bug, not a real ask.</summary>
-    private const long MaxOutputTokens = 1_000_000;
+    private const long OutputTokensLimit = 1_000_000;
 
     public static (ChatCompletionRequest? Request, OpenAiErrorResult? Error) Parse(JsonObject body)
     {
         var error = JsonFields.RequiredString(body, "model", out var model)
             ?? ValidateMessages(body)
-            ?? JsonFields.OptionalInteger(body, "max_tokens", 1, MaxOutputTokens)
-            ?? JsonFields.OptionalInteger(body, "max_completion_tokens", 1, MaxOutputTokens)
+            ?? JsonFields.OptionalInteger(body, "max_tokens", 1, OutputTokensLimit)
+            ?? JsonFields.OptionalInteger(body, "max_completion_tokens", 1, OutputTokensLimit)
             ?? JsonFields.OptionalInteger(body, "n", 1, 128)
             ?? JsonFields.OptionalNumber(body, "temperature", 0, 2)
             ?? JsonFields.OptionalNumber(body, "top_p", 0, 1);
@@ -58,7 +73,96 @@ internal sealed record ChatCompletionRequest(JsonObject Body, string Model, bool
             }
         }
 
-        return (new ChatCompletionRequest(body, model, stream, includeUsage), null);
+        var (extension, extensionError) = ParseExtension(body);
+        if (extensionError is not null)
+        {
+            return (null, extensionError);
+        }
+
+        return (new ChatCompletionRequest(body, model, stream, includeUsage)
+        {
+            MaxOutputTokens = IntegerOrNull(body, "max_completion_tokens") ?? IntegerOrNull(body, "max_tokens"),
+            Choices = (int)(IntegerOrNull(body, "n") ?? 1),
+            RouteOverride = extension.Route,
+            Documents = extension.Documents,
+        }, null);
+    }
+
+    /// <summary>The message texts in order: string contents and the text parts of part arrays.</summary>
+    public IEnumerable<string> MessageTexts()
+    {
+        foreach (var message in Body["messages"]!.AsArray())
+        {
+            switch (message!["content"])
+            {
+                case JsonValue value when value.GetValueKind() == JsonValueKind.String:
+                    yield return value.GetValue<string>();
+                    break;
+                case JsonArray parts:
+                    foreach (var part in parts)
+                    {
+                        if (part is JsonObject { } p && p["text"] is JsonValue text && text.GetValueKind() == JsonValueKind.String)
+                        {
+                            yield return text.GetValue<string>();
+                        }
+                    }
+
+                    break;
+            }
+        }
+    }
+
+    public int MessageCount => Body["messages"]!.AsArray().Count;
+
+    private static long? IntegerOrNull(JsonObject body, string name) =>
+        body[name] is JsonValue value && value.TryGetValue<long>(out var number) ? number : null;
+
+    private static ((string? Route, List<InlineDocument> Documents) Extension, OpenAiErrorResult? Error) ParseExtension(JsonObject body)
+    {
+        var documents = new List<InlineDocument>();
+        var error = JsonFields.OptionalObject(body, ExtensionField, out var extension);
+        if (error is not null || extension is null)
+        {
+            return ((null, documents), error);
+        }
+
+        string? route = null;
+        if (extension["route"] is { } routeNode)
+        {
+            if (routeNode.GetValueKind() != JsonValueKind.String)
+            {
+                return ((null, documents), OpenAiErrors.InvalidType("lcg.route", "a string"));
+            }
+
+            route = routeNode.GetValue<string>();
+        }
+
+        if (extension["documents"] is { } documentsNode)
+        {
+            if (documentsNode is not JsonArray array)
+            {
+                return ((null, documents), OpenAiErrors.InvalidType("lcg.documents", "an array"));
+            }
+
+            for (var i = 0; i < array.Count; i++)
+            {
+                var path = $"lcg.documents[{i}]";
+                switch (array[i])
+                {
+                    case JsonValue value when value.GetValueKind() == JsonValueKind.String:
+                        documents.Add(new InlineDocument($"doc-{i + 1}", value.GetValue<string>()));
+                        break;
+                    case JsonObject document when document["text"] is JsonValue text && text.GetValueKind() == JsonValueKind.String:
+                        var id = document["id"] is JsonValue idValue && idValue.GetValueKind() == JsonValueKind.String ? idValue.GetValue<string>() : $"doc-{i + 1}";
+                        documents.Add(new InlineDocument(id, text.GetValue<string>()));
+                        break;
+                    default:
+                        return ((null, documents), OpenAiErrors.InvalidType(path, "a string or an object with a string 'text'"));
+                }
+            }
+        }
+
+        return ((route, documents), null);
     }
 
     private static OpenAiErrorResult? ValidateMessages(JsonObject body)
@@ -106,3 +210,6 @@ internal sealed record ChatCompletionRequest(JsonObject Body, string Model, bool
         return null;
     }
 }
+
+/// <summary>A document the client sent with the request as context to answer from.</summary>
+internal sealed record InlineDocument(string Id, string Text);

@@ -12,6 +12,7 @@ namespace LongContext.Gateway.Api;
 [JsonSerializable(typeof(ModelInfo))]
 [JsonSerializable(typeof(ReadinessReport))]
 [JsonSerializable(typeof(LivenessReport))]
+[JsonSerializable(typeof(RouteDecisionView))]
 internal sealed partial class GatewayJsonContext : JsonSerializerContext
 {
     /// <summary>

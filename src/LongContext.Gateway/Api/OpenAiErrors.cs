@@ -83,6 +83,15 @@ internal static class OpenAiErrors
         StatusCodes.Status504GatewayTimeout,
         new($"The upstream '{upstream}' did not answer in time.", "upstream_error", null, "upstream_timeout"));
 
+    /// <summary>429 like a provider's quota error, saying what the request needs and what is left.</summary>
+    public static OpenAiErrorResult BudgetExceeded(string message) => new(
+        StatusCodes.Status429TooManyRequests,
+        new(message, "insufficient_quota", null, "budget_exceeded"));
+
+    public static OpenAiErrorResult NoFeasibleRoute(string explanation) => new(
+        StatusCodes.Status400BadRequest,
+        new("No route can serve this request: " + explanation, InvalidRequest, null, "no_feasible_route"));
+
     public static OpenAiErrorResult ForStatus(int statusCode, string path) => statusCode switch
     {
         StatusCodes.Status404NotFound => new(statusCode, new($"Unknown request URL: {path}.", InvalidRequest, null, "unknown_url")),

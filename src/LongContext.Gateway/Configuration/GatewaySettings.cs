@@ -16,6 +16,12 @@ public sealed record GatewaySettings
 
     /// <summary>Upstream clusters by name (config/upstreams.json).</summary>
     public Dictionary<string, UpstreamConfig> Upstreams { get; init; } = new(StringComparer.Ordinal);
+
+    /// <summary>How requests are measured, scored and routed (config/routing.json).</summary>
+    public RoutingConfig Routing { get; init; } = new();
+
+    /// <summary>Where spend and decisions are stored.</summary>
+    public LedgerConfig Ledger { get; init; } = new();
 }
 
 public sealed record GatewayHostSettings
@@ -44,6 +50,30 @@ public sealed record TenantConfig
 
     /// <summary>Model aliases the tenant may use; <c>*</c> allows every model in the catalog.</summary>
     public List<string> AllowedModels { get; init; } = [];
+
+    /// <summary>Budgets, caps and the routing objective; without one the tenant has no budget limits.</summary>
+    public PolicyConfig Policy { get; init; } = new();
+}
+
+public sealed record PolicyConfig
+{
+    public decimal? MonthlyBudgetUsd { get; init; }
+
+    public decimal? DailyBudgetUsd { get; init; }
+
+    public decimal? MaxCostPerRequestUsd { get; init; }
+
+    /// <summary>Lowest expected recall accepted when some route can meet it.</summary>
+    public double RecallFloor { get; init; } = 0.8;
+
+    /// <summary>MinCostAtRecall (cheapest meeting the recall floor) or MaxRecallUnderCap (best recall under the per-request cap).</summary>
+    public string Objective { get; init; } = "MinCostAtRecall";
+
+    /// <summary>rag, long_context, hybrid; empty allows all.</summary>
+    public List<string> AllowedRoutes { get; init; } = [];
+
+    /// <summary>Whether a client may force a route (X-LCG-Route header or the request's "lcg.route").</summary>
+    public bool AllowForcedRoute { get; init; } = true;
 }
 
 public sealed record ModelConfig
@@ -57,6 +87,159 @@ public sealed record ModelConfig
     public ModelKind Kind { get; init; } = ModelKind.Chat;
 
     public string OwnedBy { get; init; } = "longcontext-gateway";
+
+    /// <summary>What routing needs to score the model: window, prices, tokenizer, context rot. Required for chat models.</summary>
+    public ModelRoutingConfig? Routing { get; init; }
+
+    /// <summary>The body field that caps output tokens for this upstream: max_tokens (most servers) or max_completion_tokens (OpenAI's newer models).</summary>
+    public string MaxTokensField { get; init; } = "max_tokens";
+
+    /// <summary>Extra headers sent upstream with this model's requests (e.g. a provider's beta flag).</summary>
+    public Dictionary<string, string> UpstreamHeaders { get; init; } = new(StringComparer.OrdinalIgnoreCase);
+}
+
+public sealed record ModelRoutingConfig
+{
+    public long ContextWindow { get; init; }
+
+    /// <summary>o200k_base or cl100k_base; any other value (or none) counts about 4 characters per token and says so.</summary>
+    public string? Tokenizer { get; init; }
+
+    /// <summary>Name of a curve file under Routing:ContextRotDirectory.</summary>
+    public string ContextRot { get; init; } = "";
+
+    /// <summary>Provider list prices; give these or SelfHosted, not both.</summary>
+    public PricesConfig? Prices { get; init; }
+
+    /// <summary>For the project's own backend: priced from GPU-hours and throughput, KV memory checked per attention method.</summary>
+    public SelfHostedConfig? SelfHosted { get; init; }
+
+    public bool ServesRag { get; init; } = true;
+
+    public bool ServesLongContext { get; init; } = true;
+
+    public double PrefillTokensPerSecond { get; init; } = 10_000;
+
+    public double DecodeTokensPerSecond { get; init; } = 60;
+
+    /// <summary>Where the window, prices and speeds come from.</summary>
+    public string? Source { get; init; }
+}
+
+public sealed record PricesConfig
+{
+    public decimal InputPerMillion { get; init; }
+
+    public decimal? CachedInputPerMillion { get; init; }
+
+    public decimal OutputPerMillion { get; init; }
+
+    /// <summary>A tier that prices the whole request once the prompt exceeds AbovePromptTokens.</summary>
+    public LongPromptPricesConfig? LongPrompt { get; init; }
+}
+
+public sealed record LongPromptPricesConfig
+{
+    public long AbovePromptTokens { get; init; }
+
+    public decimal InputPerMillion { get; init; }
+
+    public decimal? CachedInputPerMillion { get; init; }
+
+    public decimal OutputPerMillion { get; init; }
+}
+
+public sealed record SelfHostedConfig
+{
+    public decimal GpuHourUsd { get; init; }
+
+    public int Gpus { get; init; } = 1;
+
+    public double GpuMemoryGb { get; init; }
+
+    /// <summary>Weights and activations per GPU, not available to the KV cache.</summary>
+    public double ReservedGbPerGpu { get; init; }
+
+    public KvShapeConfig Kv { get; init; } = new();
+
+    /// <summary>Attention methods the backend offers, by name (full, ring, star, infini, sparse).</summary>
+    public Dictionary<string, AttentionMethodConfig> Attention { get; init; } = new(StringComparer.Ordinal);
+}
+
+public sealed record KvShapeConfig
+{
+    public int Layers { get; init; }
+
+    public int KvHeads { get; init; }
+
+    public int HeadDim { get; init; }
+
+    public int BytesPerValue { get; init; } = 2;
+}
+
+public sealed record AttentionMethodConfig
+{
+    public double RecallFactor { get; init; } = 1;
+
+    public bool ShardsKvOverGpus { get; init; }
+
+    public long? KvTokenLimit { get; init; }
+
+    public double ThroughputFactor { get; init; } = 1;
+
+    public string? Source { get; init; }
+}
+
+public sealed record RoutingConfig
+{
+    /// <summary>The model name that lets the gateway choose the model as well as the route.</summary>
+    public string AutoModel { get; init; } = "auto";
+
+    /// <summary>Folder of context-rot curve files, relative to the settings file.</summary>
+    public string ContextRotDirectory { get; init; } = "config/context-rot";
+
+    /// <summary>Output tokens reserved when the client sets no max_tokens; the gateway then caps the upstream at this.</summary>
+    public int DefaultMaxOutputTokens { get; init; } = 1024;
+
+    /// <summary>Tokenizer used to measure a request when the model is chosen by routing (AutoModel).</summary>
+    public string ReferenceTokenizer { get; init; } = "o200k_base";
+
+    /// <summary>How long a reservation holds budget if its request never settles (a crashed gateway).</summary>
+    public TimeSpan ReservationTimeToLive { get; init; } = TimeSpan.FromHours(1);
+
+    public RagConfig Rag { get; init; } = new();
+}
+
+public sealed record RagConfig
+{
+    public int TopK { get; init; } = 8;
+
+    public int ChunkTokens { get; init; } = 512;
+
+    public int PromptOverheadTokens { get; init; } = 200;
+
+    public double RetrievalRecall { get; init; } = 0.85;
+
+    public decimal EmbeddingPerMillion { get; init; }
+
+    public double RetrievalLatencySeconds { get; init; } = 0.05;
+
+    public double EscalationProbability { get; init; } = 0.35;
+
+    /// <summary>Where each number comes from, by field name (documentation kept next to the values).</summary>
+    public Dictionary<string, string> Sources { get; init; } = new(StringComparer.Ordinal);
+}
+
+public sealed record LedgerConfig
+{
+    /// <summary>Sqlite (one file, the default) or Postgres (shared by several gateway instances).</summary>
+    public string Store { get; init; } = "Sqlite";
+
+    /// <summary>SQLite file, relative to the settings file; empty puts it in the user's local data folder.</summary>
+    public string SqlitePath { get; init; } = "";
+
+    /// <summary>Npgsql connection string when Store is Postgres; set it through the environment (Ledger__PostgresConnectionString).</summary>
+    public string? PostgresConnectionString { get; init; }
 }
 
 public enum ModelKind
@@ -80,6 +263,18 @@ public sealed record UpstreamConfig
 
     /// <summary>Path under each destination's address that readiness probes with GET.</summary>
     public string HealthPath { get; init; } = "models";
+
+    /// <summary>A provider that needs a key: without ApiKey its models are unavailable (and said to be), not failing.</summary>
+    public bool RequiresApiKey { get; init; }
+
+    /// <summary>False keeps the cluster (and its models) configured but out of use, e.g. a GPU backend not deployed here.</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>Why the cluster cannot be used, or null when it can.</summary>
+    public string? UnavailableBecause(string name) =>
+        !Enabled ? $"upstream '{name}' is disabled in config (Upstreams:{name}:Enabled)"
+        : RequiresApiKey && string.IsNullOrWhiteSpace(ApiKey) ? $"upstream '{name}' has no API key (set Upstreams__{name}__ApiKey)"
+        : null;
 }
 
 public sealed record DestinationConfig

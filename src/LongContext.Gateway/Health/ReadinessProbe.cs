@@ -28,12 +28,16 @@ internal sealed class ReadinessProbe(UpstreamClusters clusters)
 
     public async Task<ReadinessReport> CheckAsync(CancellationToken cancellationToken)
     {
-        var probes = clusters.All.SelectMany(cluster => cluster.Destinations.Select(destination => ProbeAsync(cluster, destination, cancellationToken)));
+        // Clusters out of use (disabled, no key) are reported but do not make the gateway unready.
+        var usable = clusters.All.Where(cluster => cluster.UnavailableBecause is null).ToList();
+        var skipped = clusters.All.Where(cluster => cluster.UnavailableBecause is not null)
+            .SelectMany(cluster => cluster.Destinations.Select(d => new UpstreamReadiness(cluster.Name, d.Name, d.Address, false, null, cluster.UnavailableBecause)));
+        var probes = usable.SelectMany(cluster => cluster.Destinations.Select(destination => ProbeAsync(cluster, destination, cancellationToken)));
         var results = await Task.WhenAll(probes);
 
         // A cluster is ready when at least one of its destinations answers.
         var ready = results.GroupBy(result => result.Upstream).All(group => group.Any(result => result.Reachable));
-        return new ReadinessReport(ready ? "ready" : "unready", "loaded", results);
+        return new ReadinessReport(ready ? "ready" : "unready", "loaded", [.. results, .. skipped]);
     }
 
     private static async Task<UpstreamReadiness> ProbeAsync(UpstreamCluster cluster, Destination destination, CancellationToken cancellationToken)

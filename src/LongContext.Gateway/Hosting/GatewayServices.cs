@@ -1,7 +1,9 @@
+using LongContext.Gateway.Accounting;
 using LongContext.Gateway.Api;
 using LongContext.Gateway.Configuration;
 using LongContext.Gateway.Health;
 using LongContext.Gateway.Proxy;
+using LongContext.Gateway.Routing;
 using LongContext.Gateway.Tenancy;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
@@ -21,6 +23,8 @@ internal static class GatewayServices
         services.AddSingleton<IValidateOptions<GatewaySettings>, UpstreamsValidator>();
         services.AddSingleton<IValidateOptions<GatewaySettings>, ModelsValidator>();
         services.AddSingleton<IValidateOptions<GatewaySettings>, TenantsValidator>();
+        services.AddSingleton<IValidateOptions<GatewaySettings>, RoutingValidator>();
+        services.AddSingleton<IValidateOptions<GatewaySettings>, LedgerValidator>();
 
         services.AddOptions<KestrelServerOptions>()
             .Configure<IOptions<GatewaySettings>>((kestrel, settings) =>
@@ -39,6 +43,13 @@ internal static class GatewayServices
         services.AddSingleton<UpstreamForwarder>();
         services.AddSingleton<JsonBodyReader>();
         services.AddSingleton<ReadinessProbe>();
+
+        services.AddSingleton<RoutingCatalog>();
+        services.AddSingleton<RequestMeasurer>();
+        services.AddSingleton<ChatRouter>();
+        services.AddSingleton<LedgerStore>();
+        services.AddSingleton<RoutedChat>();
+        services.AddHostedService<GatewayStartup>();
         return builder;
     }
 }

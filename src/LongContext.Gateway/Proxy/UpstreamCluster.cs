@@ -14,6 +14,7 @@ internal sealed class UpstreamCluster : IDisposable
     public UpstreamCluster(string name, UpstreamConfig config)
     {
         Name = name;
+        UnavailableBecause = config.UnavailableBecause(name);
         ApiKey = string.IsNullOrEmpty(config.ApiKey) ? null : config.ApiKey;
         HealthPath = config.HealthPath;
         RequestConfig = new ForwarderRequestConfig { ActivityTimeout = config.ActivityTimeout };
@@ -34,6 +35,9 @@ internal sealed class UpstreamCluster : IDisposable
     public string Name { get; }
 
     public string? ApiKey { get; }
+
+    /// <summary>Why the cluster is out of use (disabled, or a provider without its key); null when usable.</summary>
+    public string? UnavailableBecause { get; }
 
     public string HealthPath { get; }
 

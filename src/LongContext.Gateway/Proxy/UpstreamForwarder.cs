@@ -11,26 +11,33 @@ namespace LongContext.Gateway.Proxy;
 /// </summary>
 internal sealed partial class UpstreamForwarder(IHttpForwarder forwarder, ILogger<UpstreamForwarder> logger)
 {
-    public async Task ForwardAsync(HttpContext context, ResolvedModel model, string relativePath, JsonObject body)
+    public async Task<ForwardOutcome> ForwardAsync(
+        HttpContext context,
+        ResolvedModel model,
+        string relativePath,
+        JsonObject body,
+        IReadOnlyDictionary<string, string>? upstreamHeaders = null,
+        IReadOnlyDictionary<string, string>? responseHeaders = null)
     {
         body["model"] = model.UpstreamModel;
         ReplaceRequestBody(context.Request, body);
 
         var cluster = model.Cluster;
         var destination = cluster.NextDestination();
-        var transformer = new UpstreamRequestTransformer(relativePath, cluster.ApiKey);
+        var headers = model.UpstreamHeaders.Concat(upstreamHeaders ?? GatewayHeaders.None).ToDictionary(h => h.Key, h => h.Value, StringComparer.OrdinalIgnoreCase);
+        var transformer = new UpstreamRequestTransformer(relativePath, cluster.ApiKey, headers, responseHeaders);
         var error = await forwarder.SendAsync(context, destination.Address, cluster.Invoker, cluster.RequestConfig, transformer);
         if (error == ForwarderError.None)
         {
             LogForwarded(logger, relativePath, model.Alias, cluster.Name, destination.Name, context.Response.StatusCode);
-            return;
+            return ForwardOutcome.Answered;
         }
 
         var exception = context.GetForwarderErrorFeature()?.Exception;
         if (error is ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled or ForwarderError.UpgradeRequestCanceled)
         {
             LogClientGone(logger, relativePath, cluster.Name, error);
-            return;
+            return ForwardOutcome.ClientGone;
         }
 
         LogUpstreamFailed(logger, relativePath, cluster.Name, destination.Name, error, exception?.Message);
@@ -38,14 +45,16 @@ internal sealed partial class UpstreamForwarder(IHttpForwarder forwarder, ILogge
         {
             // Part of the answer is already with the client: the only honest signal left is an aborted stream.
             context.Abort();
-            return;
+            return ForwardOutcome.BrokenMidAnswer;
         }
 
         context.Response.Headers.Clear();
+        GatewayHeaders.Apply(context.Response, responseHeaders);
         var result = error == ForwarderError.RequestTimedOut
             ? OpenAiErrors.UpstreamTimeout(cluster.Name)
             : OpenAiErrors.UpstreamUnavailable(cluster.Name);
         await result.ExecuteAsync(context);
+        return ForwardOutcome.Unreachable;
     }
 
     /// <summary>YARP streams the incoming body; give it the gateway's body instead (YARP's documented way to change a body).</summary>
@@ -73,4 +82,20 @@ internal sealed partial class UpstreamForwarder(IHttpForwarder forwarder, ILogge
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Forwarding {Path} to {Upstream}/{Destination} failed: {Error} ({Reason})")]
     private static partial void LogUpstreamFailed(ILogger logger, string path, string upstream, string destination, ForwarderError error, string? reason);
+}
+
+/// <summary>How a forwarded request ended, for settling its spend.</summary>
+internal enum ForwardOutcome
+{
+    /// <summary>The upstream answered (any status); its answer went to the client.</summary>
+    Answered,
+
+    /// <summary>The upstream could not be reached or did not answer in time; the client got 502/504.</summary>
+    Unreachable,
+
+    /// <summary>The upstream failed after part of the answer was sent; the client's stream was aborted.</summary>
+    BrokenMidAnswer,
+
+    /// <summary>The client went away.</summary>
+    ClientGone,
 }

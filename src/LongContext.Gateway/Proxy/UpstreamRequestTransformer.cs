@@ -5,9 +5,14 @@ namespace LongContext.Gateway.Proxy;
 
 /// <summary>
 /// Shapes the outgoing request: the upstream's own path and credentials replace the client's.
-/// The tenant's key and the client's OpenAI account headers never leave the gateway.
+/// The tenant's key, the client's OpenAI account headers and the gateway's own X-LCG-* headers
+/// never leave the gateway; the response gets the gateway's headers added to the upstream's.
 /// </summary>
-internal sealed class UpstreamRequestTransformer(string relativePath, string? upstreamApiKey) : HttpTransformer
+internal sealed class UpstreamRequestTransformer(
+    string relativePath,
+    string? upstreamApiKey,
+    IReadOnlyDictionary<string, string>? upstreamHeaders = null,
+    IReadOnlyDictionary<string, string>? responseHeaders = null) : HttpTransformer
 {
     private static readonly string[] ClientOnlyHeaders = ["Authorization", "OpenAI-Organization", "OpenAI-Project", "Cookie"];
 
@@ -20,6 +25,17 @@ internal sealed class UpstreamRequestTransformer(string relativePath, string? up
             proxyRequest.Headers.Remove(header);
         }
 
+        foreach (var header in proxyRequest.Headers.Where(h => h.Key.StartsWith(GatewayHeaders.Prefix, StringComparison.OrdinalIgnoreCase)).Select(h => h.Key).ToList())
+        {
+            proxyRequest.Headers.Remove(header);
+        }
+
+        foreach (var (name, value) in upstreamHeaders ?? GatewayHeaders.None)
+        {
+            proxyRequest.Headers.Remove(name);
+            proxyRequest.Headers.TryAddWithoutValidation(name, value);
+        }
+
         proxyRequest.Headers.Host = null;
         if (upstreamApiKey is not null)
         {
@@ -27,5 +43,37 @@ internal sealed class UpstreamRequestTransformer(string relativePath, string? up
         }
 
         proxyRequest.RequestUri = new Uri(destinationPrefix + relativePath, UriKind.Absolute);
+    }
+
+    public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    {
+        var proceed = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        GatewayHeaders.Apply(httpContext.Response, responseHeaders);
+        return proceed;
+    }
+}
+
+/// <summary>The gateway's own headers: X-LCG-* on responses (route, decision, cost, recall), and the client's route override.</summary>
+internal static class GatewayHeaders
+{
+    public const string Prefix = "X-LCG-";
+    public const string Route = "X-LCG-Route";
+    public const string DecisionId = "X-LCG-Decision-Id";
+    public const string Candidate = "X-LCG-Candidate";
+    public const string EstimatedCost = "X-LCG-Estimated-Cost-Usd";
+    public const string ExpectedRecall = "X-LCG-Expected-Recall";
+    public const string BudgetRemaining = "X-LCG-Budget-Remaining-Usd";
+
+    /// <summary>Sent to the self-hosted backend: the attention method routing chose.</summary>
+    public const string Attention = "X-LCG-Attention";
+
+    public static IReadOnlyDictionary<string, string> None { get; } = new Dictionary<string, string>();
+
+    public static void Apply(HttpResponse response, IReadOnlyDictionary<string, string>? headers)
+    {
+        foreach (var (name, value) in headers ?? None)
+        {
+            response.Headers[name] = value;
+        }
     }
 }

@@ -1,3 +1,4 @@
+using LongContext.Ledger.Decisions;
 using LongContext.Ledger.Spend;
 using Npgsql;
 
@@ -8,7 +9,7 @@ namespace LongContext.Ledger.Postgres;
 /// advisory lock on the tenant, so check-then-insert is atomic across every gateway process;
 /// under READ COMMITTED the budget query after the lock sees every reservation committed before it.
 /// </summary>
-public sealed class PostgresSpendLedger : ISpendLedger, IAsyncDisposable
+public sealed class PostgresSpendLedger : ISpendLedger, IDecisionLog, IAsyncDisposable
 {
     private readonly NpgsqlDataSource _dataSource;
 
@@ -29,6 +30,31 @@ public sealed class PostgresSpendLedger : ISpendLedger, IAsyncDisposable
                 settled_at  timestamptz
             );
             CREATE INDEX IF NOT EXISTS ix_reservations_tenant_created ON reservations (tenant, created_at);
+            CREATE TABLE IF NOT EXISTS decisions (
+                id                 uuid             PRIMARY KEY,
+                tenant             text             NOT NULL,
+                created_at         timestamptz      NOT NULL,
+                outcome            text             NOT NULL,
+                status             text             NOT NULL,
+                route              text,
+                candidate          text,
+                model              text,
+                attention          text,
+                forced             boolean          NOT NULL,
+                estimated_cost     bigint,
+                reserved           bigint,
+                actual_cost        bigint,
+                expected_recall    double precision,
+                estimated_prompt   bigint           NOT NULL,
+                prompt_tokens      bigint,
+                cached_tokens      bigint,
+                completion_tokens  bigint,
+                reservation_id     uuid,
+                counterfactuals    jsonb            NOT NULL,
+                explanation        text             NOT NULL,
+                detail             jsonb            NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS ix_decisions_tenant_created ON decisions (tenant, created_at);
             """);
         await command.ExecuteNonQueryAsync(cancellationToken);
         return ledger;
@@ -79,7 +105,99 @@ public sealed class PostgresSpendLedger : ISpendLedger, IAsyncDisposable
         return new BudgetUsage(Money.ToUsd(month), Money.ToUsd(day));
     }
 
+    public async Task RecordAsync(DecisionRecord record, CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand("""
+            INSERT INTO decisions (id, tenant, created_at, outcome, status, route, candidate, model, attention, forced,
+                estimated_cost, reserved, actual_cost, expected_recall, estimated_prompt, prompt_tokens, cached_tokens,
+                completion_tokens, reservation_id, counterfactuals, explanation, detail)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20::jsonb, $21, $22::jsonb)
+            """);
+        var p = command.Parameters;
+        p.AddWithValue(record.Id);
+        p.AddWithValue(record.TenantId);
+        p.AddWithValue(record.CreatedAt.ToUniversalTime());
+        p.AddWithValue(record.Outcome);
+        p.AddWithValue(record.Status);
+        p.Add(Text(record.Route));
+        p.Add(Text(record.CandidateId));
+        p.Add(Text(record.Model));
+        p.Add(Text(record.Attention));
+        p.AddWithValue(record.ForcedRoute);
+        p.Add(Bigint(Money.ToUnits(record.EstimatedCostUsd)));
+        p.Add(Bigint(Money.ToUnits(record.ReservedUsd)));
+        p.Add(Bigint(Money.ToUnits(record.ActualCostUsd)));
+        p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Double, Value = (object?)record.ExpectedRecall ?? DBNull.Value });
+        p.AddWithValue(record.EstimatedPromptTokens);
+        p.Add(Bigint(record.PromptTokens));
+        p.Add(Bigint(record.CachedPromptTokens));
+        p.Add(Bigint(record.CompletionTokens));
+        p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Uuid, Value = (object?)record.ReservationId ?? DBNull.Value });
+        p.AddWithValue(CounterfactualJson.Write(record.CounterfactualCostsUsd));
+        p.AddWithValue(record.Explanation);
+        p.AddWithValue(record.DetailJson);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<DecisionRecord?> GetAsync(string tenantId, Guid decisionId, CancellationToken cancellationToken = default)
+    {
+        var rows = await QueryDecisionsAsync("tenant = $1 AND id = $2", tenantId, decisionId, 1, cancellationToken);
+        return rows.Count == 0 ? null : rows[0];
+    }
+
+    public Task<IReadOnlyList<DecisionRecord>> ListAsync(string tenantId, DateTimeOffset since, int limit, CancellationToken cancellationToken = default) =>
+        QueryDecisionsAsync("tenant = $1 AND created_at >= $2", tenantId, since.ToUniversalTime(), limit, cancellationToken);
+
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+
+    private async Task<IReadOnlyList<DecisionRecord>> QueryDecisionsAsync(string where, string tenantId, object second, int limit, CancellationToken cancellationToken)
+    {
+        await using var command = _dataSource.CreateCommand($"""
+            SELECT id, tenant, created_at, outcome, status, route, candidate, model, attention, forced,
+                estimated_cost, reserved, actual_cost, expected_recall, estimated_prompt, prompt_tokens, cached_tokens,
+                completion_tokens, reservation_id, counterfactuals::text, explanation, detail::text
+            FROM decisions WHERE {where} ORDER BY created_at DESC, id DESC LIMIT $3
+            """);
+        command.Parameters.AddWithValue(tenantId);
+        command.Parameters.AddWithValue(second);
+        command.Parameters.AddWithValue(limit);
+        var rows = new List<DecisionRecord>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new DecisionRecord
+            {
+                Id = reader.GetGuid(0),
+                TenantId = reader.GetString(1),
+                CreatedAt = reader.GetFieldValue<DateTimeOffset>(2),
+                Outcome = reader.GetString(3),
+                Status = reader.GetString(4),
+                Route = reader.IsDBNull(5) ? null : reader.GetString(5),
+                CandidateId = reader.IsDBNull(6) ? null : reader.GetString(6),
+                Model = reader.IsDBNull(7) ? null : reader.GetString(7),
+                Attention = reader.IsDBNull(8) ? null : reader.GetString(8),
+                ForcedRoute = reader.GetBoolean(9),
+                EstimatedCostUsd = reader.IsDBNull(10) ? null : Money.ToUsd(reader.GetInt64(10)),
+                ReservedUsd = reader.IsDBNull(11) ? null : Money.ToUsd(reader.GetInt64(11)),
+                ActualCostUsd = reader.IsDBNull(12) ? null : Money.ToUsd(reader.GetInt64(12)),
+                ExpectedRecall = reader.IsDBNull(13) ? null : reader.GetDouble(13),
+                EstimatedPromptTokens = reader.GetInt64(14),
+                PromptTokens = reader.IsDBNull(15) ? null : reader.GetInt64(15),
+                CachedPromptTokens = reader.IsDBNull(16) ? null : reader.GetInt64(16),
+                CompletionTokens = reader.IsDBNull(17) ? null : reader.GetInt64(17),
+                ReservationId = reader.IsDBNull(18) ? null : reader.GetGuid(18),
+                CounterfactualCostsUsd = CounterfactualJson.Read(reader.GetString(19)),
+                Explanation = reader.GetString(20),
+                DetailJson = reader.GetString(21),
+            });
+        }
+
+        return rows;
+    }
+
+    private static NpgsqlParameter Text(string? value) => new() { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text, Value = (object?)value ?? DBNull.Value };
+
+    private static NpgsqlParameter Bigint(long? value) => new() { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint, Value = (object?)value ?? DBNull.Value };
 
     private async Task<bool> SettleAsync(Guid reservationId, string state, long? actual, CancellationToken cancellationToken)
     {

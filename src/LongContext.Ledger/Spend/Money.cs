@@ -12,6 +12,8 @@ internal static class Money
         ? throw new ArgumentOutOfRangeException(nameof(usd), usd, "Amounts must not be negative.")
         : (long)decimal.Round(usd * UnitsPerDollar, MidpointRounding.AwayFromZero);
 
+    public static long? ToUnits(decimal? usd) => usd is { } value ? ToUnits(value) : null;
+
     public static decimal ToUsd(long units) => units / UnitsPerDollar;
 }
 

@@ -1,3 +1,4 @@
+using LongContext.Ledger.Decisions;
 using LongContext.Ledger.Spend;
 using Microsoft.Data.Sqlite;
 
@@ -6,9 +7,9 @@ namespace LongContext.Ledger.Sqlite;
 /// <summary>
 /// The embedded ledger: one SQLite file. A reservation checks and inserts inside one
 /// <c>BEGIN IMMEDIATE</c> transaction, so SQLite's single writer lock makes check-then-insert
-/// atomic across threads and processes sharing the file.
+/// atomic across threads and processes sharing the file. The decision log lives in the same file.
 /// </summary>
-public sealed class SqliteSpendLedger : ISpendLedger
+public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog
 {
     private readonly string _connectionString;
 
@@ -45,6 +46,31 @@ public sealed class SqliteSpendLedger : ISpendLedger
                 settled_at  INTEGER
             );
             CREATE INDEX IF NOT EXISTS ix_reservations_tenant_created ON reservations (tenant, created_at);
+            CREATE TABLE IF NOT EXISTS decisions (
+                id                 TEXT    PRIMARY KEY,
+                tenant             TEXT    NOT NULL,
+                created_at         INTEGER NOT NULL,
+                outcome            TEXT    NOT NULL,
+                status             TEXT    NOT NULL,
+                route              TEXT,
+                candidate          TEXT,
+                model              TEXT,
+                attention          TEXT,
+                forced             INTEGER NOT NULL,
+                estimated_cost     INTEGER,
+                reserved           INTEGER,
+                actual_cost        INTEGER,
+                expected_recall    REAL,
+                estimated_prompt   INTEGER NOT NULL,
+                prompt_tokens      INTEGER,
+                cached_tokens      INTEGER,
+                completion_tokens  INTEGER,
+                reservation_id     TEXT,
+                counterfactuals    TEXT    NOT NULL,
+                explanation        TEXT    NOT NULL,
+                detail             TEXT    NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS ix_decisions_tenant_created ON decisions (tenant, created_at);
             """;
         await command.ExecuteNonQueryAsync(cancellationToken);
         return ledger;
@@ -90,6 +116,102 @@ public sealed class SqliteSpendLedger : ISpendLedger
         var (month, day) = await UsageAsync(connection, null, tenantId, now, cancellationToken);
         return new BudgetUsage(Money.ToUsd(month), Money.ToUsd(day));
     }
+
+    public async Task RecordAsync(DecisionRecord record, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            INSERT INTO decisions (id, tenant, created_at, outcome, status, route, candidate, model, attention, forced,
+                estimated_cost, reserved, actual_cost, expected_recall, estimated_prompt, prompt_tokens, cached_tokens,
+                completion_tokens, reservation_id, counterfactuals, explanation, detail)
+            VALUES ($id, $tenant, $created, $outcome, $status, $route, $candidate, $model, $attention, $forced,
+                $estimated, $reserved, $actual, $recall, $estimated_prompt, $prompt, $cached, $completion, $reservation,
+                $counterfactuals, $explanation, $detail)
+            """;
+        var p = command.Parameters;
+        p.AddWithValue("$id", record.Id.ToString());
+        p.AddWithValue("$tenant", record.TenantId);
+        p.AddWithValue("$created", record.CreatedAt.ToUnixTimeMilliseconds());
+        p.AddWithValue("$outcome", record.Outcome);
+        p.AddWithValue("$status", record.Status);
+        p.AddWithValue("$route", Db(record.Route));
+        p.AddWithValue("$candidate", Db(record.CandidateId));
+        p.AddWithValue("$model", Db(record.Model));
+        p.AddWithValue("$attention", Db(record.Attention));
+        p.AddWithValue("$forced", record.ForcedRoute ? 1 : 0);
+        p.AddWithValue("$estimated", Db(Money.ToUnits(record.EstimatedCostUsd)));
+        p.AddWithValue("$reserved", Db(Money.ToUnits(record.ReservedUsd)));
+        p.AddWithValue("$actual", Db(Money.ToUnits(record.ActualCostUsd)));
+        p.AddWithValue("$recall", Db(record.ExpectedRecall));
+        p.AddWithValue("$estimated_prompt", record.EstimatedPromptTokens);
+        p.AddWithValue("$prompt", Db(record.PromptTokens));
+        p.AddWithValue("$cached", Db(record.CachedPromptTokens));
+        p.AddWithValue("$completion", Db(record.CompletionTokens));
+        p.AddWithValue("$reservation", Db(record.ReservationId?.ToString()));
+        p.AddWithValue("$counterfactuals", CounterfactualJson.Write(record.CounterfactualCostsUsd));
+        p.AddWithValue("$explanation", record.Explanation);
+        p.AddWithValue("$detail", record.DetailJson);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<DecisionRecord?> GetAsync(string tenantId, Guid decisionId, CancellationToken cancellationToken = default)
+    {
+        var rows = await QueryDecisionsAsync("tenant = $tenant AND id = $id", tenantId, p => p.AddWithValue("$id", decisionId.ToString()), 1, cancellationToken);
+        return rows.Count == 0 ? null : rows[0];
+    }
+
+    public Task<IReadOnlyList<DecisionRecord>> ListAsync(string tenantId, DateTimeOffset since, int limit, CancellationToken cancellationToken = default) =>
+        QueryDecisionsAsync("tenant = $tenant AND created_at >= $since", tenantId, p => p.AddWithValue("$since", since.ToUnixTimeMilliseconds()), limit, cancellationToken);
+
+    private async Task<IReadOnlyList<DecisionRecord>> QueryDecisionsAsync(string where, string tenantId, Action<SqliteParameterCollection> bind, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"""
+            SELECT id, tenant, created_at, outcome, status, route, candidate, model, attention, forced,
+                estimated_cost, reserved, actual_cost, expected_recall, estimated_prompt, prompt_tokens, cached_tokens,
+                completion_tokens, reservation_id, counterfactuals, explanation, detail
+            FROM decisions WHERE {where} ORDER BY created_at DESC, id DESC LIMIT $limit
+            """;
+        command.Parameters.AddWithValue("$tenant", tenantId);
+        command.Parameters.AddWithValue("$limit", limit);
+        bind(command.Parameters);
+        var rows = new List<DecisionRecord>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new DecisionRecord
+            {
+                Id = Guid.Parse(reader.GetString(0)),
+                TenantId = reader.GetString(1),
+                CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)),
+                Outcome = reader.GetString(3),
+                Status = reader.GetString(4),
+                Route = reader.IsDBNull(5) ? null : reader.GetString(5),
+                CandidateId = reader.IsDBNull(6) ? null : reader.GetString(6),
+                Model = reader.IsDBNull(7) ? null : reader.GetString(7),
+                Attention = reader.IsDBNull(8) ? null : reader.GetString(8),
+                ForcedRoute = reader.GetInt64(9) != 0,
+                EstimatedCostUsd = reader.IsDBNull(10) ? null : Money.ToUsd(reader.GetInt64(10)),
+                ReservedUsd = reader.IsDBNull(11) ? null : Money.ToUsd(reader.GetInt64(11)),
+                ActualCostUsd = reader.IsDBNull(12) ? null : Money.ToUsd(reader.GetInt64(12)),
+                ExpectedRecall = reader.IsDBNull(13) ? null : reader.GetDouble(13),
+                EstimatedPromptTokens = reader.GetInt64(14),
+                PromptTokens = reader.IsDBNull(15) ? null : reader.GetInt64(15),
+                CachedPromptTokens = reader.IsDBNull(16) ? null : reader.GetInt64(16),
+                CompletionTokens = reader.IsDBNull(17) ? null : reader.GetInt64(17),
+                ReservationId = reader.IsDBNull(18) ? null : Guid.Parse(reader.GetString(18)),
+                CounterfactualCostsUsd = CounterfactualJson.Read(reader.GetString(19)),
+                Explanation = reader.GetString(20),
+                DetailJson = reader.GetString(21),
+            });
+        }
+
+        return rows;
+    }
+
+    private static object Db<T>(T? value) => value is null ? DBNull.Value : value;
 
     /// <summary>
     /// A commit also lands after a reservation expired: the money was spent, so it counts.

@@ -74,7 +74,7 @@ internal static class CandidateBuilder
             [
                 $"prompt {prompt:N0} tokens = question {request.QuestionTokens:N0} + top {rag.TopK} × {rag.ChunkTokens} chunk tokens (capped at context {request.ContextTokens:N0}) + {rag.PromptOverheadTokens} overhead",
                 $"recall {recall:P1} = retrieval recall@{rag.TopK} {rag.RetrievalRecall:P0} × {model.ContextRot.Name} at {prompt:N0} tokens, key chunk first {modelRecall:P1}",
-                $"cost ${cost:0.######} at ${model.Prices.InputPerMillion}/1M in, ${model.Prices.OutputPerMillion}/1M out",
+                PriceBasis(model, prompt, cost),
             ],
         };
     }
@@ -98,7 +98,7 @@ internal static class CandidateBuilder
         {
             $"prompt {prompt:N0} tokens = question {request.QuestionTokens:N0} + whole context {request.ContextTokens:N0} + {rag.PromptOverheadTokens} overhead",
             $"recall {recall:P1} = {curve.Name} at {prompt:N0} tokens {lengthRecall:P1} × positioning {depthFactor:0.###}" + (attention is null ? "" : $" × {attention.Method} {methodFactor:0.###}"),
-            $"cost ${cost:0.######} at ${model.Prices.InputPerMillion}/1M in, ${model.Prices.OutputPerMillion}/1M out",
+            PriceBasis(model, prompt, cost),
         };
         if (model.SelfHosted is { } selfHosted && attention is not null)
         {
@@ -157,6 +157,13 @@ internal static class CandidateBuilder
                 .. longContext.Basis.Where(b => b.StartsWith("KV cache", StringComparison.Ordinal)),
             ],
         };
+    }
+
+    private static string PriceBasis(ModelProfile model, long prompt, decimal cost)
+    {
+        var prices = model.Prices.For(prompt);
+        var tier = ReferenceEquals(prices, model.Prices) ? "" : $" (long-prompt tier above {model.Prices.LongPrompt!.AbovePromptTokens:N0} tokens)";
+        return $"cost ${cost:0.######} at ${prices.InputPerMillion}/1M in, ${prices.OutputPerMillion}/1M out{tier}";
     }
 
     private static double Latency(ModelProfile model, long prompt, long output, double throughputFactor) =>

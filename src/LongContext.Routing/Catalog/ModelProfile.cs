@@ -29,6 +29,12 @@ public sealed record ModelProfile
     /// <summary>Generated tokens per second, for expected latency.</summary>
     public double DecodeTokensPerSecond { get; init; } = 60;
 
+    /// <summary>
+    /// Why the model cannot be called right now (e.g. its upstream has no API key), or null.
+    /// Its candidates are still listed, with this reason, so the counterfactual costs stay visible.
+    /// </summary>
+    public string? UnavailableBecause { get; init; }
+
     /// <summary>Set for the project's own backend: its KV cache must fit its GPUs, per attention method.</summary>
     public SelfHostedProfile? SelfHosted { get; init; }
 }

@@ -14,7 +14,8 @@ public sealed class RouteDecider(IReadOnlyList<ModelProfile> models, RagSettings
     {
         var strategy = RouteStrategies.Get(policy.Objective);
         var candidates = CandidateBuilder.Build(request, models, rag);
-        var context = new FilterContext(request, policy, budget);
+        var unavailable = models.Where(m => m.UnavailableBecause is not null).ToDictionary(m => m.Id, m => m.UnavailableBecause!, StringComparer.Ordinal);
+        var context = new FilterContext(request, policy, budget, unavailable);
         var rejections = candidates.Select(c => FeasibilityFilters.All.Select(f => (f.Name, Reason: f.Reject(c, context))).Where(r => r.Reason is not null).ToList()).ToList();
 
         var notes = new List<string>();

@@ -15,6 +15,12 @@ public sealed record RoutingRequest
     /// <summary>A route the client asked for; honoured only where the tenant's policy allows.</summary>
     public RouteKind? ForcedRoute { get; init; }
 
+    /// <summary>
+    /// Whether the context can be searched (an indexed corpus). Without it the RAG and hybrid
+    /// candidates are listed but ruled out, so their cost still shows as a counterfactual.
+    /// </summary>
+    public bool RetrievalAvailable { get; init; } = true;
+
     /// <summary>True when some count came from the declared approximation instead of the model's tokenizer.</summary>
     public bool CountsApproximate { get; init; }
 }

@@ -4,7 +4,7 @@ using LongContext.Routing.Decision;
 namespace LongContext.Routing.Policies;
 
 /// <summary>What a filter may look at besides the candidate.</summary>
-internal sealed record FilterContext(RoutingRequest Request, TenantPolicy Policy, BudgetState Budget);
+internal sealed record FilterContext(RoutingRequest Request, TenantPolicy Policy, BudgetState Budget, IReadOnlyDictionary<string, string> UnavailableModels);
 
 /// <summary>Rules a candidate out before any objective is consulted; returns the reason, or null to keep it.</summary>
 internal interface IFeasibilityFilter
@@ -22,6 +22,8 @@ internal static class FeasibilityFilters
     public static IReadOnlyList<IFeasibilityFilter> All { get; } =
     [
         new ForcedRouteFilter(),
+        new ModelAvailabilityFilter(),
+        new RetrievalFilter(),
         new AllowedRouteFilter(),
         new AllowedModelFilter(),
         new ContextWindowFilter(),
@@ -38,6 +40,28 @@ internal sealed class ForcedRouteFilter : IFeasibilityFilter
     public string? Reject(RouteCandidate candidate, FilterContext context) =>
         context.Request.ForcedRoute is { } forced && context.Policy.AllowForcedRoute && candidate.Route != forced
             ? $"the client forced route {RouteNames.Of(forced)}"
+            : null;
+}
+
+internal sealed class ModelAvailabilityFilter : IFeasibilityFilter
+{
+    public string Name => nameof(ModelAvailabilityFilter);
+
+    public string? Reject(RouteCandidate candidate, FilterContext context) =>
+        context.UnavailableModels.TryGetValue(candidate.Model, out var why)
+            ? $"model {candidate.Model} is unavailable: {why}"
+            : candidate.EscalationModel is { } escalation && context.UnavailableModels.TryGetValue(escalation, out why)
+                ? $"model {escalation} is unavailable: {why}"
+                : null;
+}
+
+internal sealed class RetrievalFilter : IFeasibilityFilter
+{
+    public string Name => nameof(RetrievalFilter);
+
+    public string? Reject(RouteCandidate candidate, FilterContext context) =>
+        candidate.Route != RouteKind.LongContext && !context.Request.RetrievalAvailable
+            ? "the context is not an indexed corpus, so nothing can be retrieved from it"
             : null;
 }
 

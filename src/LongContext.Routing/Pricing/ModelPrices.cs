@@ -10,12 +10,34 @@ public sealed record ModelPrices
 
     public decimal OutputPerMillion { get; init; }
 
+    /// <summary>Prices that replace these for the whole request once its prompt is longer than a threshold (e.g. past 200K tokens).</summary>
+    public LongPromptPrices? LongPrompt { get; init; }
+
+    /// <summary>The prices that apply to a request with this many prompt tokens.</summary>
+    public ModelPrices For(long inputTokens) =>
+        LongPrompt is { } tier && inputTokens > tier.AbovePromptTokens
+            ? new ModelPrices { InputPerMillion = tier.InputPerMillion, CachedInputPerMillion = tier.CachedInputPerMillion, OutputPerMillion = tier.OutputPerMillion }
+            : this;
+
     public decimal Cost(long inputTokens, long cachedInputTokens, long outputTokens)
     {
-        var cached = CachedInputPerMillion is null ? 0 : Math.Clamp(cachedInputTokens, 0, inputTokens);
+        var prices = For(inputTokens);
+        var cached = prices.CachedInputPerMillion is null ? 0 : Math.Clamp(cachedInputTokens, 0, inputTokens);
         var uncached = inputTokens - cached;
-        return (uncached * InputPerMillion + cached * (CachedInputPerMillion ?? InputPerMillion) + outputTokens * OutputPerMillion) / 1_000_000m;
+        return (uncached * prices.InputPerMillion + cached * (prices.CachedInputPerMillion ?? prices.InputPerMillion) + outputTokens * prices.OutputPerMillion) / 1_000_000m;
     }
+}
+
+/// <summary>A provider's long-prompt price tier: applies to every token of a request whose prompt exceeds the threshold.</summary>
+public sealed record LongPromptPrices
+{
+    public long AbovePromptTokens { get; init; }
+
+    public decimal InputPerMillion { get; init; }
+
+    public decimal? CachedInputPerMillion { get; init; }
+
+    public decimal OutputPerMillion { get; init; }
 }
 
 /// <summary>

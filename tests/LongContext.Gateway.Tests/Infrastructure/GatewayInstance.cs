@@ -99,7 +99,7 @@ internal sealed class GatewayConfig
     {
         ["Gateway"] = new JsonObject
         {
-            ["Include"] = new JsonArray("config/upstreams.json", "config/models.json", "config/tenants.json"),
+            ["Include"] = new JsonArray("config/upstreams.json", "config/models.json", "config/routing.json", "config/tenants.json"),
             ["Limits"] = new JsonObject { ["MaxRequestBodyBytes"] = 64 * 1024, ["MaxJsonDepth"] = 32 },
         },
     };
@@ -110,17 +110,39 @@ internal sealed class GatewayConfig
 
     public JsonObject Tenants { get; } = [];
 
+    /// <summary>The Routing and Ledger sections (config/routing.json); the ledger is a SQLite file in the test's folder.</summary>
+    public JsonObject Routing { get; } = new()
+    {
+        [nameof(Routing)] = new JsonObject { ["DefaultMaxOutputTokens"] = 100 },
+        ["Ledger"] = new JsonObject { ["Store"] = "Sqlite", ["SqlitePath"] = "data/ledger.db" },
+    };
+
+    /// <summary>Context-rot curve files by name (config/context-rot/NAME.json).</summary>
+    public Dictionary<string, JsonObject> Curves { get; } = new()
+    {
+        [TestCurve] = new JsonObject
+        {
+            ["Source"] = "test curve: 90% up to 10K tokens, 50% at 1M",
+            ["MiddleDip"] = 0.2,
+            ["Points"] = new JsonArray(
+                new JsonObject { ["Tokens"] = 10_000, ["Recall"] = 0.9 },
+                new JsonObject { ["Tokens"] = 1_000_000, ["Recall"] = 0.5 }),
+        },
+    };
+
+    public const string TestCurve = "test-curve";
+
     /// <summary>The usual set-up: the stub as upstream, two tenants with different model rights.</summary>
     public static GatewayConfig Standard(StubUpstream stub)
     {
         var config = new GatewayConfig();
         config.Upstreams["stub"] = Upstream(stub.BaseAddress.ToString(), apiKey: StubUpstream.ApiKey);
         config.Upstreams["stub-impatient"] = Upstream(stub.BaseAddress.ToString(), activityTimeout: "00:00:01");
-        config.Models["gpt-test"] = new JsonObject { ["Upstream"] = "stub", ["UpstreamModel"] = "stub-chat" };
-        config.Models["gpt-premium"] = new JsonObject { ["Upstream"] = "stub", ["UpstreamModel"] = "stub-premium" };
+        config.Models["gpt-test"] = ChatModel("stub", "stub-chat", input: 1m, output: 2m, window: 128_000);
+        config.Models["gpt-premium"] = ChatModel("stub", "stub-premium", input: 10m, output: 30m, window: 1_000_000);
         config.Models["embed-test"] = new JsonObject { ["Upstream"] = "stub", ["UpstreamModel"] = "stub-embed", ["Kind"] = "Embeddings" };
-        config.Models["limited"] = new JsonObject { ["Upstream"] = "stub", ["UpstreamModel"] = "rate-limited" };
-        config.Models["hanging"] = new JsonObject { ["Upstream"] = "stub-impatient", ["UpstreamModel"] = "hang" };
+        config.Models["limited"] = ChatModel("stub", "rate-limited", input: 1m, output: 2m, window: 128_000);
+        config.Models["hanging"] = ChatModel("stub-impatient", "hang", input: 1m, output: 2m, window: 128_000);
         config.Tenants["acme"] = Tenant(AcmeKey, "*");
         config.Tenants["globex"] = Tenant(GlobexKey, "gpt-test");
         return config;
@@ -132,6 +154,20 @@ internal sealed class GatewayConfig
         ["ApiKey"] = apiKey,
         ["ActivityTimeout"] = activityTimeout,
         ["ConnectTimeout"] = "00:00:05",
+    };
+
+    /// <summary>A chat model with the routing profile every chat model needs: window, o200k tokenizer, prices per 1M tokens, the test curve.</summary>
+    public static JsonObject ChatModel(string upstream, string upstreamModel, decimal input, decimal output, long window, decimal? cachedInput = null) => new()
+    {
+        ["Upstream"] = upstream,
+        ["UpstreamModel"] = upstreamModel,
+        [nameof(Routing)] = new JsonObject
+        {
+            ["ContextWindow"] = window,
+            ["Tokenizer"] = "o200k_base",
+            ["ContextRot"] = TestCurve,
+            ["Prices"] = new JsonObject { ["InputPerMillion"] = input, ["CachedInputPerMillion"] = cachedInput, ["OutputPerMillion"] = output },
+        },
     };
 
     public static JsonObject Tenant(string key, params string[] models) => new()
@@ -146,6 +182,13 @@ internal sealed class GatewayConfig
         File.WriteAllText(Path.Combine(directory, "config", "upstreams.json"), new JsonObject { [nameof(Upstreams)] = Upstreams.DeepClone() }.ToJsonString());
         File.WriteAllText(Path.Combine(directory, "config", "models.json"), new JsonObject { [nameof(Models)] = Models.DeepClone() }.ToJsonString());
         File.WriteAllText(Path.Combine(directory, "config", "tenants.json"), new JsonObject { [nameof(Tenants)] = Tenants.DeepClone() }.ToJsonString());
+        File.WriteAllText(Path.Combine(directory, "config", "routing.json"), Routing.ToJsonString());
+        Directory.CreateDirectory(Path.Combine(directory, "config", "context-rot"));
+        foreach (var (name, curve) in Curves)
+        {
+            File.WriteAllText(Path.Combine(directory, "config", "context-rot", name + ".json"), curve.ToJsonString());
+        }
+
         var settingsPath = Path.Combine(directory, "appsettings.json");
         File.WriteAllText(settingsPath, Settings.ToJsonString());
         return settingsPath;

@@ -16,7 +16,9 @@ namespace LongContext.Gateway.Tests.Infrastructure;
 /// <list type="bullet">
 /// <item>model <c>hang</c>: never answers (until the caller gives up);</item>
 /// <item>model <c>rate-limited</c>: answers 429 in OpenAI's error shape;</item>
-/// <item>message <c>gate:NAME</c> with stream: sends one chunk, then waits for <see cref="Release"/>.</item>
+/// <item>message <c>gate:NAME</c> with stream: sends one chunk, then waits for <see cref="Release"/>;</item>
+/// <item>message containing <c>usage:P,C,K</c>: reports P prompt tokens, C completion tokens, K of the prompt cached
+/// (otherwise 7 prompt, 3 completion).</item>
 /// </list>
 /// Every other chat request is answered with "echo: " + the last user message.
 /// </summary>
@@ -60,6 +62,18 @@ internal sealed class StubUpstream : IAsyncDisposable
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
 
+    private static object Usage(string message)
+    {
+        var marker = System.Text.RegularExpressions.Regex.Match(message, @"usage:(\d+),(\d+),(\d+)");
+        if (!marker.Success)
+        {
+            return new { prompt_tokens = 7, completion_tokens = 3, total_tokens = 10 };
+        }
+
+        var (prompt, completion, cached) = (long.Parse(marker.Groups[1].Value), long.Parse(marker.Groups[2].Value), long.Parse(marker.Groups[3].Value));
+        return new { prompt_tokens = prompt, completion_tokens = completion, total_tokens = prompt + completion, prompt_tokens_details = new { cached_tokens = cached } };
+    }
+
     private TaskCompletionSource Gate(string name) =>
         _gates.GetOrAdd(name, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
 
@@ -84,7 +98,7 @@ internal sealed class StubUpstream : IAsyncDisposable
         }
 
         var answer = "echo: " + lastUser;
-        var usage = new { prompt_tokens = 7, completion_tokens = 3, total_tokens = 10 };
+        var usage = Usage(lastUser);
         if (body["stream"]?.GetValue<bool>() != true)
         {
             await context.Response.WriteAsJsonAsync(new

@@ -1,0 +1,253 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using LongContext.Gateway.Accounting;
+using LongContext.Gateway.Proxy;
+using LongContext.Gateway.Routing;
+using LongContext.Gateway.Tenancy;
+using LongContext.Ledger.Decisions;
+using LongContext.Ledger.Spend;
+using LongContext.Routing.Decision;
+using LongContext.Routing.Policies;
+
+namespace LongContext.Gateway.Api;
+
+/// <summary>
+/// One chat request end to end: decide, reserve the worst case, forward, settle the real cost
+/// from the upstream's usage (or release on failure), log the decision. The reservation is
+/// always settled: nothing stays held past the request unless the gateway itself dies, and then
+/// the reservation expires.
+/// </summary>
+internal sealed partial class RoutedChat(
+    ChatRouter router,
+    RoutingCatalog routing,
+    LedgerStore ledger,
+    UpstreamForwarder forwarder,
+    TimeProvider time,
+    ILogger<RoutedChat> logger)
+{
+    public async Task<(RoutePlan? Plan, OpenAiErrorResult? Error)> DecideAsync(HttpContext context, ChatCompletionRequest request)
+    {
+        var (forced, forcedError) = ForcedRoute(context, request);
+        if (forcedError is not null)
+        {
+            return (null, forcedError);
+        }
+
+        var tenant = context.GetTenant();
+        var limits = routing.LimitsOf(tenant);
+        var budget = BudgetState.Unlimited;
+        if (limits != BudgetLimits.None)
+        {
+            var usage = await ledger.Spend.GetUsageAsync(tenant.Id, time.GetUtcNow(), context.RequestAborted);
+            budget = new BudgetState(usage.MonthlyRemaining(limits), usage.DailyRemaining(limits));
+        }
+
+        return router.Plan(tenant, request, forced, budget);
+    }
+
+    public async Task<IResult> HandleAsync(HttpContext context, ChatCompletionRequest request)
+    {
+        var (plan, error) = await DecideAsync(context, request);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        var tenant = context.GetTenant();
+        var now = time.GetUtcNow();
+        var decisionId = Guid.CreateVersion7(now);
+        var decision = plan!.Decision;
+        var headers = ResponseHeaders(plan, decisionId);
+        if (decision.Outcome != DecisionOutcome.Routed || plan.Chosen is null)
+        {
+            await RecordAsync(plan, decisionId, tenant, now, DecisionStatuses.Refused, reservation: null, usage: null, actual: null, note: null);
+            GatewayHeaders.Apply(context.Response, headers);
+            return decision.Outcome == DecisionOutcome.OverBudget
+                ? OpenAiErrors.BudgetExceeded($"The tenant's budget cannot cover this request: {decision.Explanation}{RemainingText(decision.BudgetRemainingUsd)}")
+                : OpenAiErrors.NoFeasibleRoute(decision.Explanation);
+        }
+
+        var chosen = decision.Chosen!;
+        var reservation = await ledger.Spend.ReserveAsync(
+            new ReservationRequest(tenant.Id, chosen.WorstCaseCostUsd, routing.LimitsOf(tenant), now, routing.Settings.ReservationTimeToLive),
+            context.RequestAborted);
+        if (!reservation.Granted)
+        {
+            // Another request took the budget between the decision and the reservation.
+            await RecordAsync(plan, decisionId, tenant, now, DecisionStatuses.Refused, reservation: null, usage: null, actual: null, note: "the reservation was refused: concurrent requests used the budget first");
+            GatewayHeaders.Apply(context.Response, headers);
+            var remaining = new BudgetState(reservation.MonthlyRemainingUsd, reservation.DailyRemainingUsd).Remaining;
+            return OpenAiErrors.BudgetExceeded($"The tenant's budget cannot cover this request: it may cost up to ${chosen.WorstCaseCostUsd.ToString("0.######", CultureInfo.InvariantCulture)}{RemainingText(remaining)}");
+        }
+
+        var reservationId = reservation.ReservationId!.Value;
+        var body = UpstreamBody(request, plan.Chosen);
+        var upstreamHeaders = chosen.Attention is { } attention
+            ? new Dictionary<string, string> { [GatewayHeaders.Attention] = attention }
+            : null;
+
+        var originalBody = context.Response.Body;
+        var meter = new UsageMeteringStream(originalBody, context.Response, dropUsageOnlyChunk: request.Stream && !request.IncludeUsage);
+        context.Response.Body = meter;
+        var settled = false;
+        try
+        {
+            var outcome = await forwarder.ForwardAsync(context, plan.Chosen, "chat/completions", body, upstreamHeaders, headers);
+            await meter.CompleteAsync(CancellationToken.None).ConfigureAwait(false);
+            var succeeded = outcome == ForwardOutcome.Answered && context.Response.StatusCode is >= 200 and < 300;
+            var spent = succeeded || outcome is ForwardOutcome.ClientGone or ForwardOutcome.BrokenMidAnswer;
+            var (status, actual, note) = (outcome, spent) switch
+            {
+                (_, false) => (DecisionStatuses.Failed, (decimal?)null, $"upstream {(outcome == ForwardOutcome.Answered ? "answered HTTP " + context.Response.StatusCode : "was unreachable")}; the reservation was released"),
+                _ when meter.Usage is { } usage => (succeeded ? DecisionStatuses.Completed : DecisionStatuses.Cancelled, ActualCost(chosen.Model, usage), (string?)null),
+                _ => (succeeded ? DecisionStatuses.Completed : DecisionStatuses.Cancelled, chosen.WorstCaseCostUsd, "the upstream reported no usage; the reservation was committed as spent"),
+            };
+
+            if (actual is { } cost)
+            {
+                await ledger.Spend.CommitAsync(reservationId, cost, CancellationToken.None);
+            }
+            else
+            {
+                await ledger.Spend.ReleaseAsync(reservationId, CancellationToken.None);
+            }
+
+            settled = true;
+            await RecordAsync(plan, decisionId, tenant, now, status, reservationId, meter.Usage, actual, note);
+        }
+        finally
+        {
+            context.Response.Body = originalBody;
+            if (!settled)
+            {
+                // An exception mid-request: if any answer went out the upstream was paid; otherwise nothing was spent.
+                await (meter.Wrote
+                    ? ledger.Spend.CommitAsync(reservationId, chosen.WorstCaseCostUsd, CancellationToken.None)
+                    : ledger.Spend.ReleaseAsync(reservationId, CancellationToken.None));
+            }
+        }
+
+        return Results.Empty;
+    }
+
+    private decimal ActualCost(string model, UpstreamUsage usage) =>
+        routing.Profiles[model].Prices.Cost(usage.PromptTokens, usage.CachedPromptTokens, usage.CompletionTokens);
+
+    /// <summary>The body the upstream gets: the gateway's extension removed, inline documents placed, the output capped at what was reserved, usage asked for.</summary>
+    private JsonObject UpstreamBody(ChatCompletionRequest request, ResolvedModel model)
+    {
+        var body = request.Body;
+        body.Remove(ChatCompletionRequest.ExtensionField);
+        if (request.Documents.Count > 0)
+        {
+            body["messages"]!.AsArray().Insert(0, new JsonObject { ["role"] = "system", ["content"] = InlineContext.SystemMessage(request.Documents) });
+        }
+
+        var cap = request.MaxOutputTokens ?? routing.Settings.DefaultMaxOutputTokens;
+        body.Remove("max_tokens");
+        body.Remove("max_completion_tokens");
+        body[model.MaxTokensField] = cap;
+        if (request.Stream)
+        {
+            var options = body["stream_options"] as JsonObject ?? [];
+            options["include_usage"] = true;
+            body["stream_options"] = options;
+        }
+
+        return body;
+    }
+
+    private static (RouteKind? Route, OpenAiErrorResult? Error) ForcedRoute(HttpContext context, ChatCompletionRequest request)
+    {
+        var header = context.Request.Headers[GatewayHeaders.Route].ToString();
+        var (fromHeader, headerError) = ParseRoute(string.IsNullOrEmpty(header) ? null : header, GatewayHeaders.Route);
+        var (fromBody, bodyError) = ParseRoute(request.RouteOverride, "lcg.route");
+        if (headerError is not null || bodyError is not null)
+        {
+            return (null, headerError ?? bodyError);
+        }
+
+        return fromHeader is not null && fromBody is not null && fromHeader != fromBody
+            ? (null, OpenAiErrors.InvalidValue("lcg.route", $"asks for {RouteNames.Of(fromBody.Value)} but the {GatewayHeaders.Route} header asks for {RouteNames.Of(fromHeader.Value)}."))
+            : (fromHeader ?? fromBody, null);
+    }
+
+    private static (RouteKind? Route, OpenAiErrorResult? Error) ParseRoute(string? value, string param)
+    {
+        if (value is null || string.Equals(value.Trim(), "auto", StringComparison.OrdinalIgnoreCase))
+        {
+            return (null, null);
+        }
+
+        return RouteNames.TryParse(value, out var route)
+            ? (route, null)
+            : (null, OpenAiErrors.InvalidValue(param, $"'{value}' is not a route; use auto, {RouteNames.Rag}, {RouteNames.LongContext} or {RouteNames.Hybrid}."));
+    }
+
+    private static Dictionary<string, string> ResponseHeaders(RoutePlan plan, Guid decisionId)
+    {
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { [GatewayHeaders.DecisionId] = decisionId.ToString() };
+        if (plan.Decision.Chosen is { } chosen)
+        {
+            headers[GatewayHeaders.Route] = RouteNames.Of(chosen.Route);
+            headers[GatewayHeaders.Candidate] = chosen.Id;
+            headers[GatewayHeaders.EstimatedCost] = chosen.ExpectedCostUsd.ToString("0.#########", CultureInfo.InvariantCulture);
+            headers[GatewayHeaders.ExpectedRecall] = chosen.ExpectedRecall.ToString("0.####", CultureInfo.InvariantCulture);
+        }
+
+        if (plan.Decision.BudgetRemainingUsd is { } remaining)
+        {
+            headers[GatewayHeaders.BudgetRemaining] = Math.Max(remaining, 0).ToString("0.######", CultureInfo.InvariantCulture);
+        }
+
+        return headers;
+    }
+
+    private static string RemainingText(decimal? remaining) =>
+        remaining is { } r ? $" Remaining budget: ${Math.Max(r, 0).ToString("0.######", CultureInfo.InvariantCulture)}." : "";
+
+    private async Task RecordAsync(RoutePlan plan, Guid decisionId, Tenant tenant, DateTimeOffset now, string status, Guid? reservation, UpstreamUsage? usage, decimal? actual, string? note)
+    {
+        var decision = plan.Decision;
+        var chosen = decision.Chosen;
+        var record = new DecisionRecord
+        {
+            Id = decisionId,
+            TenantId = tenant.Id,
+            CreatedAt = now,
+            Outcome = RouteDecisionView.OutcomeName(decision.Outcome),
+            Status = status,
+            Route = chosen is null ? null : RouteNames.Of(chosen.Route),
+            CandidateId = chosen?.Id,
+            Model = chosen?.Model,
+            Attention = chosen?.Attention,
+            ForcedRoute = decision.ForcedRouteHonoured,
+            EstimatedCostUsd = chosen?.ExpectedCostUsd,
+            ReservedUsd = reservation is null ? null : chosen?.WorstCaseCostUsd,
+            ActualCostUsd = actual,
+            ExpectedRecall = chosen?.ExpectedRecall,
+            EstimatedPromptTokens = chosen?.PromptTokens ?? plan.Request.QuestionTokens + plan.Request.ContextTokens,
+            PromptTokens = usage?.PromptTokens,
+            CachedPromptTokens = usage?.CachedPromptTokens,
+            CompletionTokens = usage?.CompletionTokens,
+            ReservationId = reservation,
+            CounterfactualCostsUsd = decision.CounterfactualCostsUsd,
+            Explanation = note is null ? decision.Explanation : $"{decision.Explanation} ({note})",
+            DetailJson = JsonSerializer.Serialize(RouteDecisionView.From(plan, decisionId), GatewayJsonContext.Relaxed.RouteDecisionView),
+        };
+
+        try
+        {
+            await ledger.Decisions.RecordAsync(record, CancellationToken.None);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The spend is already settled; a lost log row must not fail the client's answered request.
+            LogRecordFailed(logger, decisionId, e.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Decision {DecisionId} could not be written to the decision log: {Reason}")]
+    private static partial void LogRecordFailed(ILogger logger, Guid decisionId, string reason);
+}

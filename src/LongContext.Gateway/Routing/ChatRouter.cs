@@ -1,0 +1,64 @@
+using LongContext.Gateway.Api;
+using LongContext.Gateway.Configuration;
+using LongContext.Gateway.Proxy;
+using LongContext.Gateway.Tenancy;
+using LongContext.Routing.Catalog;
+using LongContext.Routing.Decision;
+using LongContext.Routing.Policies;
+
+namespace LongContext.Gateway.Routing;
+
+/// <summary>A routing decision together with what it was made from and the upstream model it chose.</summary>
+internal sealed record RoutePlan(RouteDecision Decision, RoutingRequest Request, ResolvedModel? Chosen);
+
+/// <summary>
+/// Turns a parsed chat request into a routing decision: which models are candidates (the one
+/// named, or every model the tenant may use when it names the auto model), measured tokens, the
+/// tenant's policy and budget. The decision itself is the pure core's.
+/// </summary>
+internal sealed class ChatRouter(RoutingCatalog routing, ModelCatalog models, RequestMeasurer measurer)
+{
+    public (RoutePlan? Plan, OpenAiErrorResult? Error) Plan(Tenant tenant, ChatCompletionRequest request, RouteKind? forced, BudgetState budget)
+    {
+        List<ModelProfile> profiles;
+        string? measuredFor;
+        if (routing.IsAuto(request.Model))
+        {
+            profiles = [.. models.VisibleTo(tenant).Where(m => m.Kind == ModelKind.Chat && routing.Profiles.ContainsKey(m.Alias)).Select(m => routing.Profiles[m.Alias])];
+            measuredFor = null;
+        }
+        else
+        {
+            var model = models.Find(tenant, request.Model);
+            if (model is null)
+            {
+                return (null, OpenAiErrors.ModelNotFound(request.Model));
+            }
+
+            if (model.Kind != ModelKind.Chat || !routing.Profiles.TryGetValue(model.Alias, out var profile))
+            {
+                return (null, OpenAiErrors.WrongModelKind(request.Model, "a chat"));
+            }
+
+            profiles = [profile];
+            measuredFor = model.Alias;
+        }
+
+        var counter = routing.CounterFor(measuredFor);
+        var (question, context) = measurer.Measure(request, counter);
+        var output = (request.MaxOutputTokens ?? routing.Settings.DefaultMaxOutputTokens) * Math.Max(request.Choices, 1);
+        var routingRequest = new RoutingRequest
+        {
+            QuestionTokens = question,
+            ContextTokens = context,
+            ExpectedOutputTokens = output,
+            ForcedRoute = forced,
+            RetrievalAvailable = false,
+            CountsApproximate = counter.IsApproximation || profiles.Any(p => !string.Equals(p.Tokenizer, counter.Name, StringComparison.OrdinalIgnoreCase)),
+        };
+
+        var decision = new RouteDecider(profiles, routing.Rag).Decide(routingRequest, routing.PolicyOf(tenant), budget);
+        var chosen = decision.Chosen is { } candidate ? models.Find(tenant, candidate.Model) : null;
+        return (new RoutePlan(decision, routingRequest, chosen), null);
+    }
+}
