@@ -29,6 +29,8 @@ internal sealed class GatewayInstance : IAsyncDisposable
 
     public Uri BaseAddress { get; }
 
+    public IServiceProvider Services => _app.Services;
+
     public Uri V1 => new(BaseAddress, "/v1");
 
     public HttpClient CreateHttpClient(string? apiKey = null)
