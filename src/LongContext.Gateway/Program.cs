@@ -1,4 +1,5 @@
 using LongContext.Gateway.Hosting;
+using LongContext.Gateway.Routing;
 using LongContext.Gateway.Tenancy;
 using Microsoft.Extensions.Options;
 
@@ -7,6 +8,11 @@ if (args is ["hash-key", var key])
     // Prints the digest to put under Tenants:<id>:ApiKeyHashes; the key itself is never stored.
     Console.WriteLine(ApiKeyHash.ToHex(key));
     return 0;
+}
+
+if (args is ["calibrate", .. var calibrateArgs])
+{
+    return CalibrateCommand.Run(calibrateArgs, Console.Out, Console.Error);
 }
 
 try
