@@ -9,7 +9,11 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 # The ledger's PostgreSQL tests need a real server: start a throwaway one unless one is given.
 if [ -z "${LCG_TEST_POSTGRES:-}" ]; then
-  eval "$(bash scripts/start-postgres.sh)"
+  if ! start_output="$(bash scripts/start-postgres.sh)"; then
+    echo "PostgreSQL could not be started for the tests (is port 54329 taken?); set LCG_TEST_POSTGRES to use a running server." >&2
+    exit 1
+  fi
+  eval "$start_output"
   stop_postgres() {
     if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$LCG_TEST_POSTGRES_CTL" -D "$LCG_TEST_POSTGRES_DATA" -m fast stop >/dev/null)
     else "$LCG_TEST_POSTGRES_CTL" -D "$LCG_TEST_POSTGRES_DATA" -m fast stop >/dev/null; fi
