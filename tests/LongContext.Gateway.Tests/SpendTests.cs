@@ -135,6 +135,31 @@ public sealed class SpendTests(GatewayFixture fixture)
     }
 
     [Fact]
+    public async Task PricedEmbeddings_AreReservedAndSettledFromUsage_AndRefusedOverBudget()
+    {
+        var config = Budgeted(monthly: 0.0000045m);
+        config.Models["embed-priced"] = new JsonObject
+        {
+            ["Upstream"] = "stub",
+            ["UpstreamModel"] = "stub-embed",
+            ["Kind"] = "Embeddings",
+            ["Routing"] = new JsonObject { ["Tokenizer"] = "o200k_base", ["Prices"] = new JsonObject { ["InputPerMillion"] = 1m } },
+        };
+        await using var gateway = await GatewayInstance.StartAsync(config);
+        using var http = gateway.CreateHttpClient(GatewayConfig.AcmeKey);
+
+        // The stub reports one prompt token per input: 3 inputs at $1 per 1M tokens.
+        using var first = await http.PostAsync("/v1/embeddings", ChatCompletionsTests.JsonContent("""{"model":"embed-priced","input":["alpha","beta","gamma"]}"""));
+        first.EnsureSuccessStatusCode();
+        await first.Content.ReadAsStringAsync();
+        using var second = await http.PostAsync("/v1/embeddings", ChatCompletionsTests.JsonContent("""{"model":"embed-priced","input":["alpha","beta","gamma"]}"""));
+
+        var error = await ErrorAssert.IsOpenAiErrorAsync(second, HttpStatusCode.TooManyRequests, "budget_exceeded");
+        Assert.Contains("Remaining budget: $0.0000015", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0.000003m, (await UsageAsync(gateway)).MonthUsd);
+    }
+
+    [Fact]
     public async Task TwoGateways_SharingOneSqliteLedger_NeverOverspend()
     {
         var file = Path.Combine(Path.GetTempPath(), $"lcg-shared-{Guid.NewGuid():N}.db");

@@ -45,7 +45,7 @@ internal static class OpenAiApi
         return error is not null ? (null, error) : ChatCompletionRequest.Parse(body!);
     }
 
-    private static async Task<IResult> EmbeddingsAsync(HttpContext context, JsonBodyReader reader, ModelCatalog catalog, UpstreamForwarder forwarder)
+    private static async Task<IResult> EmbeddingsAsync(HttpContext context, JsonBodyReader reader, ModelCatalog catalog, MeteredEmbeddings embeddings)
     {
         var (body, error) = await reader.ReadObjectAsync(context.Request, context.RequestAborted);
         if (error is not null)
@@ -70,8 +70,9 @@ internal static class OpenAiApi
             return OpenAiErrors.WrongModelKind(request.Model, "an embeddings");
         }
 
-        await forwarder.ForwardAsync(context, model, "embeddings", request.Body);
-        return Results.Empty;
+        return model.Cluster.UnavailableBecause is { } reason
+            ? OpenAiErrors.ModelUnavailable(model.Alias, reason)
+            : await embeddings.HandleAsync(context, request, model);
     }
 
     /// <summary>The models the tenant can call now, and the auto model that lets routing choose among them.</summary>

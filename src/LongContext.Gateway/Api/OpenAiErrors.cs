@@ -88,6 +88,11 @@ internal static class OpenAiErrors
         StatusCodes.Status429TooManyRequests,
         new(message, "insufficient_quota", null, "budget_exceeded"));
 
+    /// <summary>A configured model whose upstream is out of use (disabled, or a provider without its key).</summary>
+    public static OpenAiErrorResult ModelUnavailable(string model, string reason) => new(
+        StatusCodes.Status503ServiceUnavailable,
+        new($"The model '{model}' is not available: {reason}.", "server_error", "model", "model_unavailable"));
+
     public static OpenAiErrorResult NoFeasibleRoute(string explanation) => new(
         StatusCodes.Status400BadRequest,
         new("No route can serve this request: " + explanation, InvalidRequest, null, "no_feasible_route"));

@@ -205,7 +205,7 @@ internal sealed partial class RoutedChat(
     }
 
     private static string RemainingText(decimal? remaining) =>
-        remaining is { } r ? $" Remaining budget: ${Math.Max(r, 0).ToString("0.######", CultureInfo.InvariantCulture)}." : "";
+        remaining is { } r ? $" Remaining budget: ${Math.Max(r, 0).ToString("0.#########", CultureInfo.InvariantCulture)}." : "";
 
     private async Task RecordAsync(RoutePlan plan, Guid decisionId, Tenant tenant, DateTimeOffset now, string status, Guid? reservation, UpstreamUsage? usage, decimal? actual, string? note)
     {

@@ -71,6 +71,19 @@ internal sealed class RoutingValidator : IValidateOptions<GatewaySettings>
 
         if (model.Kind != ModelKind.Chat)
         {
+            // An embeddings model is priced when it costs money; a local one needs no Routing section.
+            if (model.Routing is { } embedding)
+            {
+                if (embedding.Prices is { } embeddingPrices)
+                {
+                    ValidatePrices(embeddingPrices, Key("Routing", "Prices"), failures);
+                }
+                else
+                {
+                    failures.Add($"{Key("Routing", "Prices")} is required when an embeddings model has a Routing section (InputPerMillion is what its input costs).");
+                }
+            }
+
             return;
         }
 

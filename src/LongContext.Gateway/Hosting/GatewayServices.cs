@@ -49,6 +49,7 @@ internal static class GatewayServices
         services.AddSingleton<ChatRouter>();
         services.AddSingleton<LedgerStore>();
         services.AddSingleton<RoutedChat>();
+        services.AddSingleton<MeteredEmbeddings>();
         services.AddHostedService<GatewayStartup>();
         return builder;
     }

@@ -22,6 +22,7 @@ internal sealed class RoutingCatalog
 {
     private readonly Dictionary<string, ModelProfile> _profiles;
     private readonly Dictionary<string, (TenantPolicy Policy, BudgetLimits Limits)> _policies;
+    private readonly Dictionary<string, (ModelPrices Prices, ITokenCounter Counter)> _embeddingPrices;
 
     public RoutingCatalog(IOptions<GatewaySettings> options, UpstreamClusters clusters, IHostEnvironment environment)
     {
@@ -41,6 +42,9 @@ internal sealed class RoutingCatalog
             _profiles[alias] = Profile(alias, routing, curve, clusters.Get(model.Upstream).UnavailableBecause);
         }
 
+        _embeddingPrices = settings.Models
+            .Where(m => m.Value is { Kind: ModelKind.Embeddings, Routing.Prices: not null })
+            .ToDictionary(m => m.Key, m => (ToPrices(m.Value.Routing!.Prices!), TokenCounters.Shared.Get(m.Value.Routing!.Tokenizer)), StringComparer.Ordinal);
         _policies = settings.Tenants.ToDictionary(t => t.Key, t => Policy(t.Value), StringComparer.Ordinal);
         Rag = new RagSettings
         {
@@ -61,6 +65,10 @@ internal sealed class RoutingCatalog
     public RagSettings Rag { get; }
 
     public IReadOnlyDictionary<string, ModelProfile> Profiles => _profiles;
+
+    /// <summary>Prices and tokenizer of a priced embeddings model; null for a free (local) one.</summary>
+    public (ModelPrices Prices, ITokenCounter Counter)? EmbeddingPricing(string alias) =>
+        _embeddingPrices.TryGetValue(alias, out var pricing) ? pricing : null;
 
     public bool IsAuto(string model) => string.Equals(model, Settings.AutoModel, StringComparison.Ordinal);
 
@@ -104,16 +112,7 @@ internal sealed class RoutingCatalog
         }
         else
         {
-            var p = routing.Prices!;
-            prices = new ModelPrices
-            {
-                InputPerMillion = p.InputPerMillion,
-                CachedInputPerMillion = p.CachedInputPerMillion,
-                OutputPerMillion = p.OutputPerMillion,
-                LongPrompt = p.LongPrompt is { } tier
-                    ? new LongPromptPrices { AbovePromptTokens = tier.AbovePromptTokens, InputPerMillion = tier.InputPerMillion, CachedInputPerMillion = tier.CachedInputPerMillion, OutputPerMillion = tier.OutputPerMillion }
-                    : null,
-            };
+            prices = ToPrices(routing.Prices!);
         }
 
         return new ModelProfile
@@ -131,6 +130,16 @@ internal sealed class RoutingCatalog
             UnavailableBecause = unavailable,
         };
     }
+
+    private static ModelPrices ToPrices(PricesConfig p) => new()
+    {
+        InputPerMillion = p.InputPerMillion,
+        CachedInputPerMillion = p.CachedInputPerMillion,
+        OutputPerMillion = p.OutputPerMillion,
+        LongPrompt = p.LongPrompt is { } tier
+            ? new LongPromptPrices { AbovePromptTokens = tier.AbovePromptTokens, InputPerMillion = tier.InputPerMillion, CachedInputPerMillion = tier.CachedInputPerMillion, OutputPerMillion = tier.OutputPerMillion }
+            : null,
+    };
 
     private static (TenantPolicy, BudgetLimits) Policy(TenantConfig tenant)
     {
