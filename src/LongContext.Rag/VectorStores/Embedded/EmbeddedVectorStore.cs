@@ -1,0 +1,388 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+using Cloud.Unum.USearch;
+using Microsoft.Data.Sqlite;
+
+namespace LongContext.Rag.VectorStores.Embedded;
+
+public sealed record EmbeddedStoreOptions
+{
+    /// <summary>Folder for rag.db and the ANN index files.</summary>
+    public required string Directory { get; init; }
+
+    /// <summary>Below this many chunks a corpus is searched exactly (every vector compared); at and above it through an HNSW index.</summary>
+    public int ExactSearchBelow { get; init; } = 20_000;
+
+    /// <summary>HNSW graph degree (USearch connectivity).</summary>
+    public int Connectivity { get; init; } = 16;
+
+    public int ExpansionAdd { get; init; } = 128;
+
+    public int ExpansionSearch { get; init; } = 96;
+}
+
+/// <summary>
+/// The embedded default: one SQLite file holds corpora, documents, chunks with their vectors, and an
+/// FTS5 index for BM25. Dense search is exact over the vectors in memory for small corpora and goes
+/// through a persisted USearch HNSW index for large ones; the index is derived data, rebuilt from
+/// SQLite whenever its file is missing or out of date, so SQLite alone decides what a corpus holds.
+/// </summary>
+public sealed partial class EmbeddedVectorStore : IVectorStore, IDisposable
+{
+    private readonly EmbeddedStoreOptions _options;
+    private readonly string _connectionString;
+    private readonly ConcurrentDictionary<string, Lazy<Task<DenseIndex>>> _indexes = new(StringComparer.Ordinal);
+
+    private EmbeddedVectorStore(EmbeddedStoreOptions options, string connectionString) => (_options, _connectionString) = (options, connectionString);
+
+    public static async Task<EmbeddedVectorStore> OpenAsync(EmbeddedStoreOptions options, CancellationToken cancellationToken = default)
+    {
+        System.IO.Directory.CreateDirectory(Path.Combine(options.Directory, "indexes"));
+        var connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = Path.Combine(options.Directory, "rag.db"),
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            DefaultTimeout = 60,
+        }.ToString();
+        var store = new EmbeddedVectorStore(options, connectionString);
+        await using var connection = await store.OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            PRAGMA journal_mode = WAL;
+            PRAGMA foreign_keys = ON;
+            CREATE TABLE IF NOT EXISTS corpora (
+                id          TEXT    PRIMARY KEY,
+                tenant      TEXT    NOT NULL,
+                name        TEXT    NOT NULL,
+                created_at  INTEGER NOT NULL,
+                tokenizer   TEXT    NOT NULL,
+                dimensions  INTEGER NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS ix_corpora_tenant ON corpora (tenant, created_at);
+            CREATE TABLE IF NOT EXISTS documents (
+                corpus_id   TEXT    NOT NULL REFERENCES corpora (id) ON DELETE CASCADE,
+                id          TEXT    NOT NULL,
+                name        TEXT    NOT NULL,
+                bytes       INTEGER NOT NULL,
+                added_at    INTEGER NOT NULL,
+                PRIMARY KEY (corpus_id, id)
+            );
+            CREATE TABLE IF NOT EXISTS chunks (
+                key         INTEGER PRIMARY KEY,
+                corpus_id   TEXT    NOT NULL REFERENCES corpora (id) ON DELETE CASCADE,
+                document_id TEXT    NOT NULL,
+                ordinal     INTEGER NOT NULL,
+                start       INTEGER NOT NULL,
+                end         INTEGER NOT NULL,
+                tokens      INTEGER NOT NULL,
+                text        TEXT    NOT NULL,
+                vector      BLOB    NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS ix_chunks_corpus ON chunks (corpus_id, document_id, ordinal);
+            CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (text, corpus_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');
+            """;
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        return store;
+    }
+
+    public async Task<CorpusInfo> CreateCorpusAsync(string tenantId, string name, string tokenizer, int dimensions, CancellationToken cancellationToken = default)
+    {
+        var id = "vs_" + Guid.CreateVersion7().ToString("N");
+        var now = DateTimeOffset.UtcNow;
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "INSERT INTO corpora (id, tenant, name, created_at, tokenizer, dimensions) VALUES ($id, $tenant, $name, $created, $tokenizer, $dimensions)";
+        command.Parameters.AddWithValue("$id", id);
+        command.Parameters.AddWithValue("$tenant", tenantId);
+        command.Parameters.AddWithValue("$name", name);
+        command.Parameters.AddWithValue("$created", now.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$tokenizer", tokenizer);
+        command.Parameters.AddWithValue("$dimensions", dimensions);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        return new CorpusInfo(id, tenantId, name, DateTimeOffset.FromUnixTimeMilliseconds(now.ToUnixTimeMilliseconds()), tokenizer, dimensions, 0, 0, 0, 0);
+    }
+
+    public async Task<CorpusInfo?> GetCorpusAsync(string tenantId, string corpusId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        var corpora = await QueryCorporaAsync(connection, null, "c.tenant = $tenant AND c.id = $id", tenantId, corpusId, cancellationToken);
+        return corpora.Count == 0 ? null : corpora[0];
+    }
+
+    public async Task<IReadOnlyList<CorpusInfo>> ListCorporaAsync(string tenantId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        return await QueryCorporaAsync(connection, null, "c.tenant = $tenant", tenantId, null, cancellationToken);
+    }
+
+    public async Task<bool> DeleteCorpusAsync(string tenantId, string corpusId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            DELETE FROM chunks_fts WHERE corpus_id = (SELECT id FROM corpora WHERE id = $id AND tenant = $tenant);
+            DELETE FROM corpora WHERE id = $id AND tenant = $tenant;
+            """;
+        command.Parameters.AddWithValue("$id", corpusId);
+        command.Parameters.AddWithValue("$tenant", tenantId);
+        var deleted = await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+        await transaction.CommitAsync(cancellationToken);
+        if (deleted)
+        {
+            Forget(corpusId);
+            File.Delete(IndexPath(corpusId));
+        }
+
+        return deleted;
+    }
+
+    public async Task<CorpusInfo> AddDocumentsAsync(string tenantId, string corpusId, IReadOnlyList<IndexedDocument> documents, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using (var transaction = connection.BeginTransaction(deferred: false))
+        {
+            var corpus = (await QueryCorporaAsync(connection, transaction, "c.tenant = $tenant AND c.id = $id", tenantId, corpusId, cancellationToken)).SingleOrDefault()
+                ?? throw new KeyNotFoundException($"Corpus {corpusId} does not exist.");
+
+            await using var document = connection.CreateCommand();
+            document.Transaction = transaction;
+            document.CommandText = "INSERT INTO documents (corpus_id, id, name, bytes, added_at) VALUES ($corpus, $id, $name, $bytes, $added)";
+            var (dCorpus, dId, dName, dBytes, dAdded) = (document.Parameters.Add("$corpus", SqliteType.Text), document.Parameters.Add("$id", SqliteType.Text), document.Parameters.Add("$name", SqliteType.Text), document.Parameters.Add("$bytes", SqliteType.Integer), document.Parameters.Add("$added", SqliteType.Integer));
+
+            await using var chunk = connection.CreateCommand();
+            chunk.Transaction = transaction;
+            chunk.CommandText = """
+                INSERT INTO chunks (corpus_id, document_id, ordinal, start, end, tokens, text, vector) VALUES ($corpus, $document, $ordinal, $start, $end, $tokens, $text, $vector);
+                INSERT INTO chunks_fts (rowid, text, corpus_id) VALUES (last_insert_rowid(), $text, $corpus);
+                """;
+            var c = chunk.Parameters;
+            var (cCorpus, cDocument, cOrdinal, cStart, cEnd, cTokens, cText, cVector) = (c.Add("$corpus", SqliteType.Text), c.Add("$document", SqliteType.Text), c.Add("$ordinal", SqliteType.Integer), c.Add("$start", SqliteType.Integer), c.Add("$end", SqliteType.Integer), c.Add("$tokens", SqliteType.Integer), c.Add("$text", SqliteType.Text), c.Add("$vector", SqliteType.Blob));
+
+            foreach (var doc in documents)
+            {
+                (dCorpus.Value, dId.Value, dName.Value, dBytes.Value, dAdded.Value) = (corpusId, doc.Id, doc.Name, (long)System.Text.Encoding.UTF8.GetByteCount(doc.Text), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+                try
+                {
+                    await document.ExecuteNonQueryAsync(cancellationToken);
+                }
+                catch (SqliteException e) when (e.SqliteExtendedErrorCode == 1555)
+                {
+                    throw new ArgumentException($"Document id '{doc.Id}' is already in corpus {corpusId}.", nameof(documents), e);
+                }
+
+                foreach (var piece in doc.Chunks)
+                {
+                    if (piece.Vector.Length != corpus.Dimensions)
+                    {
+                        throw new ArgumentException($"Chunk {piece.Ordinal} of document '{doc.Id}' has {piece.Vector.Length} dimensions; corpus {corpusId} holds {corpus.Dimensions}.", nameof(documents));
+                    }
+
+                    (cCorpus.Value, cDocument.Value, cOrdinal.Value, cStart.Value, cEnd.Value, cTokens.Value, cText.Value) = (corpusId, doc.Id, piece.Ordinal, piece.Start, piece.End, piece.Tokens, piece.Text);
+                    cVector.Value = MemoryMarshal.AsBytes(piece.Vector.Span).ToArray();
+                    await chunk.ExecuteNonQueryAsync(cancellationToken);
+                }
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        Forget(corpusId);
+        return (await GetCorpusAsync(tenantId, corpusId, cancellationToken))!;
+    }
+
+    public async Task<IReadOnlyList<ScoredChunk>> SearchDenseAsync(string tenantId, string corpusId, ReadOnlyMemory<float> query, int limit, CancellationToken cancellationToken = default)
+    {
+        var corpus = await RequireAsync(tenantId, corpusId, cancellationToken);
+        if (corpus.ChunkCount == 0)
+        {
+            return [];
+        }
+
+        var index = await _indexes.GetOrAdd(corpusId, id => new Lazy<Task<DenseIndex>>(() => LoadIndexAsync(id, corpus))).Value;
+        var hits = index.Search(query.Span, limit, _options.ExpansionSearch);
+        var chunks = await ChunksByKeyAsync(corpusId, hits.Select(h => h.Key).ToList(), cancellationToken);
+        return [.. hits.Where(h => chunks.ContainsKey(h.Key)).Select(h => new ScoredChunk(chunks[h.Key], h.Score))];
+    }
+
+    public async Task<IReadOnlyList<ScoredChunk>> SearchKeywordsAsync(string tenantId, string corpusId, string query, int limit, CancellationToken cancellationToken = default)
+    {
+        await RequireAsync(tenantId, corpusId, cancellationToken);
+        var terms = Words().Matches(query).Select(m => m.Value.ToLowerInvariant()).Distinct().ToList();
+        if (terms.Count == 0)
+        {
+            return [];
+        }
+
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH $match AND corpus_id = $corpus ORDER BY bm25(chunks_fts) LIMIT $limit";
+        // Each word quoted: the user's text is never read as FTS5 query syntax.
+        command.Parameters.AddWithValue("$match", string.Join(" OR ", terms.Select(t => "\"" + t.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"")));
+        command.Parameters.AddWithValue("$corpus", corpusId);
+        command.Parameters.AddWithValue("$limit", limit);
+        var hits = new List<(long Key, double Score)>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                // FTS5's bm25() is negated (lower is better); report the usual positive score.
+                hits.Add((reader.GetInt64(0), -reader.GetDouble(1)));
+            }
+        }
+
+        var chunks = await ChunksByKeyAsync(corpusId, hits.Select(h => h.Key).ToList(), cancellationToken);
+        return [.. hits.Where(h => chunks.ContainsKey(h.Key)).Select(h => new ScoredChunk(chunks[h.Key], h.Score))];
+    }
+
+    public async Task<IReadOnlyList<StoredChunk>> GetChunksAsync(string tenantId, string corpusId, CancellationToken cancellationToken = default)
+    {
+        await RequireAsync(tenantId, corpusId, cancellationToken);
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"{ChunkSelect} WHERE c.corpus_id = $corpus ORDER BY d.added_at, c.document_id, c.ordinal";
+        command.Parameters.AddWithValue("$corpus", corpusId);
+        return await ReadChunksAsync(command, cancellationToken);
+    }
+
+    public void Dispose()
+    {
+        foreach (var index in _indexes.Values.Where(i => i.IsValueCreated && i.Value.IsCompletedSuccessfully))
+        {
+            index.Value.Result.Dispose();
+        }
+
+        _indexes.Clear();
+    }
+
+    private const string ChunkSelect = "SELECT c.key, c.document_id, d.name, c.ordinal, c.start, c.end, c.tokens, c.text FROM chunks c JOIN documents d ON d.corpus_id = c.corpus_id AND d.id = c.document_id";
+
+    private async Task<CorpusInfo> RequireAsync(string tenantId, string corpusId, CancellationToken cancellationToken) =>
+        await GetCorpusAsync(tenantId, corpusId, cancellationToken) ?? throw new KeyNotFoundException($"Corpus {corpusId} does not exist.");
+
+    private void Forget(string corpusId)
+    {
+        if (_indexes.TryRemove(corpusId, out var stale) && stale.IsValueCreated && stale.Value.IsCompletedSuccessfully)
+        {
+            stale.Value.Result.Dispose();
+        }
+    }
+
+    private string IndexPath(string corpusId) => Path.Combine(_options.Directory, "indexes", corpusId + ".usearch");
+
+    /// <summary>Reads the corpus's vectors; a large corpus gets its HNSW index from file when the file matches SQLite, else rebuilt and saved.</summary>
+    private async Task<DenseIndex> LoadIndexAsync(string corpusId, CorpusInfo corpus)
+    {
+        await using var connection = await OpenConnectionAsync(CancellationToken.None);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT key, vector FROM chunks WHERE corpus_id = $corpus ORDER BY key";
+        command.Parameters.AddWithValue("$corpus", corpusId);
+        var keys = new List<long>(corpus.ChunkCount);
+        var vectors = new float[corpus.ChunkCount * corpus.Dimensions];
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                var bytes = (byte[])reader.GetValue(1);
+                MemoryMarshal.Cast<byte, float>(bytes).CopyTo(vectors.AsSpan(keys.Count * corpus.Dimensions, corpus.Dimensions));
+                keys.Add(reader.GetInt64(0));
+            }
+        }
+
+        if (keys.Count < _options.ExactSearchBelow)
+        {
+            return new DenseIndex([.. keys], vectors, corpus.Dimensions, null);
+        }
+
+        var path = IndexPath(corpusId);
+        if (File.Exists(path))
+        {
+            var loaded = new USearchIndex(path, false);
+            if ((long)loaded.Size() == keys.Count && keys.All(k => loaded.Contains((ulong)k)))
+            {
+                return new DenseIndex([.. keys], vectors, corpus.Dimensions, loaded);
+            }
+
+            loaded.Dispose();
+        }
+
+        var index = new USearchIndex(MetricKind.Cos, ScalarKind.Float32, (ulong)corpus.Dimensions, (ulong)_options.Connectivity, (ulong)_options.ExpansionAdd, (ulong)_options.ExpansionSearch, false);
+        for (var i = 0; i < keys.Count; i++)
+        {
+            index.Add((ulong)keys[i], vectors.AsSpan(i * corpus.Dimensions, corpus.Dimensions).ToArray());
+        }
+
+        // Write beside, then rename: a crash mid-save leaves the old file or none, never half of one.
+        var temporary = path + ".tmp";
+        index.Save(temporary);
+        File.Move(temporary, path, overwrite: true);
+        return new DenseIndex([.. keys], vectors, corpus.Dimensions, index);
+    }
+
+    private async Task<Dictionary<long, StoredChunk>> ChunksByKeyAsync(string corpusId, List<long> keys, CancellationToken cancellationToken)
+    {
+        if (keys.Count == 0)
+        {
+            return [];
+        }
+
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"{ChunkSelect} WHERE c.corpus_id = $corpus AND c.key IN (SELECT value FROM json_each($keys))";
+        command.Parameters.AddWithValue("$corpus", corpusId);
+        command.Parameters.AddWithValue("$keys", "[" + string.Join(',', keys) + "]");
+        return (await ReadChunksAsync(command, cancellationToken)).ToDictionary(c => c.Key);
+    }
+
+    private static async Task<List<StoredChunk>> ReadChunksAsync(SqliteCommand command, CancellationToken cancellationToken)
+    {
+        var chunks = new List<StoredChunk>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            chunks.Add(new StoredChunk(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3), reader.GetInt32(4), reader.GetInt32(5), reader.GetInt32(6), reader.GetString(7)));
+        }
+
+        return chunks;
+    }
+
+    private static async Task<List<CorpusInfo>> QueryCorporaAsync(SqliteConnection connection, SqliteTransaction? transaction, string where, string tenantId, string? corpusId, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = $"""
+            SELECT c.id, c.tenant, c.name, c.created_at, c.tokenizer, c.dimensions,
+                   (SELECT COUNT(*) FROM documents d WHERE d.corpus_id = c.id),
+                   (SELECT COUNT(*) FROM chunks k WHERE k.corpus_id = c.id),
+                   (SELECT COALESCE(SUM(k.tokens), 0) FROM chunks k WHERE k.corpus_id = c.id),
+                   (SELECT COALESCE(SUM(d.bytes), 0) FROM documents d WHERE d.corpus_id = c.id)
+            FROM corpora c WHERE {where} ORDER BY c.created_at DESC, c.id DESC
+            """;
+        command.Parameters.AddWithValue("$tenant", tenantId);
+        command.Parameters.AddWithValue("$id", (object?)corpusId ?? DBNull.Value);
+        var corpora = new List<CorpusInfo>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            corpora.Add(new CorpusInfo(reader.GetString(0), reader.GetString(1), reader.GetString(2), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)), reader.GetString(4), reader.GetInt32(5), reader.GetInt32(6), reader.GetInt32(7), reader.GetInt64(8), reader.GetInt64(9)));
+        }
+
+        return corpora;
+    }
+
+    private async Task<SqliteConnection> OpenConnectionAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var pragma = connection.CreateCommand();
+        pragma.CommandText = "PRAGMA foreign_keys = ON";
+        await pragma.ExecuteNonQueryAsync(cancellationToken);
+        return connection;
+    }
+
+    [GeneratedRegex(@"[\p{L}\p{N}]+")]
+    private static partial Regex Words();
+}
