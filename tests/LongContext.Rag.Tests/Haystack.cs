@@ -32,16 +32,16 @@ internal static class Haystack
     public static readonly (string Fact, string Question)[] Facts =
     [
         ("The lighthouse on Marrow Island was automated in 1987 and no keeper has lived there since.", "When did the Marrow Island beacon stop needing a resident keeper?"),
-        ("Dr. Elena Voss discovered that the blue-spotted salamander can regrow its spinal cord within six weeks.", "Which amphibian can regenerate its spine, according to Voss?"),
-        ("The emergency generator in building C runs on biodiesel and can power the servers for 72 hours.", "How long can the backup power in building C keep the computers running?"),
+        ("Dr. Elena Voss discovered that the blue-spotted salamander can regrow its spinal cord within six weeks.", "Which amphibian is able to regenerate its spine?"),
+        ("The emergency generator in building C runs on biodiesel and can power the servers for 72 hours.", "How long can the backup power supply keep the computers going?"),
         ("Our refund policy allows customers to return unopened items within 45 days of delivery.", "How many days do buyers have to send back sealed products?"),
-        ("The Kestrel Bridge was closed for repairs after inspectors found corrosion in its steel cables.", "Why was the Kestrel Bridge shut down?"),
+        ("The Kestrel Bridge was closed for repairs after inspectors found corrosion in its steel cables.", "What rust problem forced the crossing to shut?"),
         ("Mount Harrow's summit trail is only open between June and September because of snow.", "In which months can hikers climb to the top of Mount Harrow?"),
         ("The violinist Amara Chen performed the entire Paganini caprices cycle from memory in Vienna.", "Where did Amara Chen play all of Paganini's caprices without sheet music?"),
-        ("Coffee beans from the Sidamo region are washed and dried on raised beds for two weeks.", "How are Sidamo coffee beans processed after harvest?"),
-        ("The company's headquarters moved from Leeds to Glasgow to be closer to its largest supplier.", "What was the reason for relocating the head office to Glasgow?"),
+        ("Coffee beans from the Sidamo region are washed and dried on raised beds for two weeks.", "How are the coffee beans treated after they are picked?"),
+        ("The company's headquarters moved from Leeds to Glasgow to be closer to its largest supplier.", "Why did the firm relocate its main office?"),
         ("A single adult blue whale can eat up to four tonnes of krill in one day.", "How much krill does a grown blue whale consume daily?"),
-        ("The ancient city of Quelara was abandoned after its river changed course around 900 AD.", "What made the inhabitants leave Quelara?"),
+        ("The ancient city of Quelara was abandoned after its river changed course around 900 AD.", "What made the inhabitants leave the old settlement?"),
         ("Students who enrol before March receive a free laptop and a year of tutoring.", "What do learners get if they sign up early in the year?"),
     ];
 

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
-using System.Text.RegularExpressions;
 using Cloud.Unum.USearch;
 using Microsoft.Data.Sqlite;
 
@@ -28,7 +27,7 @@ public sealed record EmbeddedStoreOptions
 /// through a persisted USearch HNSW index for large ones; the index is derived data, rebuilt from
 /// SQLite whenever its file is missing or out of date, so SQLite alone decides what a corpus holds.
 /// </summary>
-public sealed partial class EmbeddedVectorStore : IVectorStore, IDisposable
+public sealed class EmbeddedVectorStore : IVectorStore, IDisposable
 {
     private readonly EmbeddedStoreOptions _options;
     private readonly string _connectionString;
@@ -211,7 +210,7 @@ public sealed partial class EmbeddedVectorStore : IVectorStore, IDisposable
     public async Task<IReadOnlyList<ScoredChunk>> SearchKeywordsAsync(string tenantId, string corpusId, string query, int limit, CancellationToken cancellationToken = default)
     {
         await RequireAsync(tenantId, corpusId, cancellationToken);
-        var terms = Words().Matches(query).Select(m => m.Value.ToLowerInvariant()).Distinct().ToList();
+        var terms = Retrieval.KeywordQuery.Terms(query);
         if (terms.Count == 0)
         {
             return [];
@@ -382,7 +381,4 @@ public sealed partial class EmbeddedVectorStore : IVectorStore, IDisposable
         await pragma.ExecuteNonQueryAsync(cancellationToken);
         return connection;
     }
-
-    [GeneratedRegex(@"[\p{L}\p{N}]+")]
-    private static partial Regex Words();
 }
