@@ -79,13 +79,14 @@ internal sealed class LedgerStore : IAsyncDisposable
 }
 
 /// <summary>Builds what must exist before the first request (routing catalog, ledger), so bad config stops the start, not a request.</summary>
-internal sealed partial class GatewayStartup(IServiceProvider services, LedgerStore ledger, IOptions<GatewaySettings> settings, IHostEnvironment environment, ILogger<GatewayStartup> logger) : IHostedService
+internal sealed partial class GatewayStartup(IServiceProvider services, LedgerStore ledger, Corpora.CorpusServices corpora, IOptions<GatewaySettings> settings, IHostEnvironment environment, ILogger<GatewayStartup> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var routing = services.GetRequiredService<RoutingCatalog>();
         await ledger.OpenAsync(settings.Value.Ledger, environment.ContentRootPath, cancellationToken);
-        LogReady(logger, routing.Profiles.Count, routing.Curves.Count, ledger.Location);
+        await corpora.OpenAsync(environment.ContentRootPath, cancellationToken);
+        LogReady(logger, routing.Profiles.Count, routing.Curves.Count, ledger.Location, corpora.Location);
         foreach (var profile in routing.Profiles.Values.Where(p => p.UnavailableBecause is not null))
         {
             LogUnavailable(logger, profile.Id, profile.UnavailableBecause!);
@@ -94,8 +95,8 @@ internal sealed partial class GatewayStartup(IServiceProvider services, LedgerSt
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Routing {Models} chat models with {Curves} context-rot curves; ledger: {Ledger}")]
-    private static partial void LogReady(ILogger logger, int models, int curves, string ledger);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Routing {Models} chat models with {Curves} context-rot curves; ledger: {Ledger}; corpora: {Corpora}")]
+    private static partial void LogReady(ILogger logger, int models, int curves, string ledger, string corpora);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Model {Model} is listed in routing decisions but not called: {Reason}")]
     private static partial void LogUnavailable(ILogger logger, string model, string reason);

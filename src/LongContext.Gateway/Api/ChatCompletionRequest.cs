@@ -21,6 +21,9 @@ internal sealed record ChatCompletionRequest(JsonObject Body, string Model, bool
     /// <summary>lcg.route: a route the client asks for (rag, long_context, hybrid) or auto.</summary>
     public string? RouteOverride { get; init; }
 
+    /// <summary>lcg.corpus: the id of one of the tenant's corpora to answer from.</summary>
+    public string? Corpus { get; init; }
+
     /// <summary>lcg.documents: context to answer from, sent inline.</summary>
     public IReadOnlyList<InlineDocument> Documents { get; init; } = [];
 
@@ -84,6 +87,7 @@ internal sealed record ChatCompletionRequest(JsonObject Body, string Model, bool
             MaxOutputTokens = IntegerOrNull(body, "max_completion_tokens") ?? IntegerOrNull(body, "max_tokens"),
             Choices = (int)(IntegerOrNull(body, "n") ?? 1),
             RouteOverride = extension.Route,
+            Corpus = extension.Corpus,
             Documents = extension.Documents,
         }, null);
     }
@@ -117,13 +121,36 @@ internal sealed record ChatCompletionRequest(JsonObject Body, string Model, bool
     private static long? IntegerOrNull(JsonObject body, string name) =>
         body[name] is JsonValue value && value.TryGetValue<long>(out var number) ? number : null;
 
-    private static ((string? Route, List<InlineDocument> Documents) Extension, OpenAiErrorResult? Error) ParseExtension(JsonObject body)
+    /// <summary>The text of the last user message: what retrieval searches the corpus for.</summary>
+    public string LastUserText()
+    {
+        var last = Body["messages"]!.AsArray().LastOrDefault(m => (string?)m?["role"] == "user");
+        return last?["content"] switch
+        {
+            JsonValue value when value.GetValueKind() == JsonValueKind.String => value.GetValue<string>(),
+            JsonArray parts => string.Join("\n", parts.Select(p => p?["text"]).OfType<JsonValue>().Where(t => t.GetValueKind() == JsonValueKind.String).Select(t => t.GetValue<string>())),
+            _ => "",
+        };
+    }
+
+    private static ((string? Route, string? Corpus, List<InlineDocument> Documents) Extension, OpenAiErrorResult? Error) ParseExtension(JsonObject body)
     {
         var documents = new List<InlineDocument>();
         var error = JsonFields.OptionalObject(body, ExtensionField, out var extension);
         if (error is not null || extension is null)
         {
-            return ((null, documents), error);
+            return ((null, null, documents), error);
+        }
+
+        string? corpus = null;
+        if (extension["corpus"] is { } corpusNode)
+        {
+            if (corpusNode.GetValueKind() != JsonValueKind.String)
+            {
+                return ((null, null, documents), OpenAiErrors.InvalidType("lcg.corpus", "a string (a vector store id)"));
+            }
+
+            corpus = corpusNode.GetValue<string>();
         }
 
         string? route = null;
@@ -131,7 +158,7 @@ internal sealed record ChatCompletionRequest(JsonObject Body, string Model, bool
         {
             if (routeNode.GetValueKind() != JsonValueKind.String)
             {
-                return ((null, documents), OpenAiErrors.InvalidType("lcg.route", "a string"));
+                return ((null, null, documents), OpenAiErrors.InvalidType("lcg.route", "a string"));
             }
 
             route = routeNode.GetValue<string>();
@@ -141,7 +168,7 @@ internal sealed record ChatCompletionRequest(JsonObject Body, string Model, bool
         {
             if (documentsNode is not JsonArray array)
             {
-                return ((null, documents), OpenAiErrors.InvalidType("lcg.documents", "an array"));
+                return ((null, null, documents), OpenAiErrors.InvalidType("lcg.documents", "an array"));
             }
 
             for (var i = 0; i < array.Count; i++)
@@ -157,12 +184,12 @@ internal sealed record ChatCompletionRequest(JsonObject Body, string Model, bool
                         documents.Add(new InlineDocument(id, text.GetValue<string>()));
                         break;
                     default:
-                        return ((null, documents), OpenAiErrors.InvalidType(path, "a string or an object with a string 'text'"));
+                        return ((null, null, documents), OpenAiErrors.InvalidType(path, "a string or an object with a string 'text'"));
                 }
             }
         }
 
-        return ((route, documents), null);
+        return ((route, corpus, documents), null);
     }
 
     private static OpenAiErrorResult? ValidateMessages(JsonObject body)

@@ -13,6 +13,11 @@ namespace LongContext.Gateway.Api;
 [JsonSerializable(typeof(ReadinessReport))]
 [JsonSerializable(typeof(LivenessReport))]
 [JsonSerializable(typeof(RouteDecisionView))]
+[JsonSerializable(typeof(LongContext.Gateway.Corpora.VectorStoreView))]
+[JsonSerializable(typeof(LongContext.Gateway.Corpora.VectorStoreList))]
+[JsonSerializable(typeof(LongContext.Gateway.Corpora.VectorStoreDeleted))]
+[JsonSerializable(typeof(LongContext.Gateway.Corpora.IngestionView))]
+[JsonSerializable(typeof(LongContext.Gateway.Corpora.SearchResultsPage))]
 internal sealed partial class GatewayJsonContext : JsonSerializerContext
 {
     /// <summary>

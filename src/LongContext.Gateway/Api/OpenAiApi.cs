@@ -1,4 +1,5 @@
 using LongContext.Gateway.Configuration;
+using LongContext.Gateway.Corpora;
 using LongContext.Gateway.Proxy;
 using LongContext.Gateway.Routing;
 using LongContext.Gateway.Tenancy;
@@ -17,6 +18,7 @@ internal static class OpenAiApi
         v1.MapPost("/embeddings", EmbeddingsAsync);
         v1.MapGet("/models", ListModels);
         v1.MapGet("/models/{id}", GetModel);
+        v1.MapCorporaApi();
         return app;
     }
 

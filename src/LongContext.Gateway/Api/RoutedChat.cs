@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LongContext.Gateway.Accounting;
+using LongContext.Gateway.Corpora;
 using LongContext.Gateway.Proxy;
 using LongContext.Gateway.Routing;
 using LongContext.Gateway.Tenancy;
@@ -20,6 +21,7 @@ namespace LongContext.Gateway.Api;
 /// </summary>
 internal sealed partial class RoutedChat(
     ChatRouter router,
+    CorpusContextBuilder corpora,
     RoutingCatalog routing,
     LedgerStore ledger,
     UpstreamForwarder forwarder,
@@ -43,7 +45,32 @@ internal sealed partial class RoutedChat(
             budget = new BudgetState(usage.MonthlyRemaining(limits), usage.DailyRemaining(limits));
         }
 
-        return router.Plan(tenant, request, forced, budget);
+        var (corpusId, corpusError) = CorpusId(context, request);
+        if (corpusError is not null)
+        {
+            return (null, corpusError);
+        }
+
+        CorpusContext? corpus = null;
+        if (corpusId is not null)
+        {
+            corpus = await corpora.BuildAsync(tenant.Id, corpusId, request.LastUserText(), router.CounterFor(tenant, request), context.RequestAborted);
+            if (corpus is null)
+            {
+                return (null, new OpenAiErrorResult(StatusCodes.Status404NotFound, new($"No vector store found with id '{corpusId}'.", "invalid_request_error", "lcg.corpus", "not_found")));
+            }
+        }
+
+        return router.Plan(tenant, request, forced, budget, corpus);
+    }
+
+    private static (string? Id, OpenAiErrorResult? Error) CorpusId(HttpContext context, ChatCompletionRequest request)
+    {
+        var header = context.Request.Headers[GatewayHeaders.Corpus].ToString();
+        var fromHeader = string.IsNullOrWhiteSpace(header) ? null : header.Trim();
+        return fromHeader is not null && request.Corpus is not null && fromHeader != request.Corpus
+            ? (null, OpenAiErrors.InvalidValue("lcg.corpus", $"names {request.Corpus} but the {GatewayHeaders.Corpus} header names {fromHeader}."))
+            : (fromHeader ?? request.Corpus, null);
     }
 
     public async Task<IResult> HandleAsync(HttpContext context, ChatCompletionRequest request)
@@ -82,7 +109,7 @@ internal sealed partial class RoutedChat(
         }
 
         var reservationId = reservation.ReservationId!.Value;
-        var body = UpstreamBody(request, plan.Chosen);
+        var body = await UpstreamBodyAsync(request, plan, context.RequestAborted);
         var upstreamHeaders = chosen.Attention is { } attention
             ? new Dictionary<string, string> { [GatewayHeaders.Attention] = attention }
             : null;
@@ -135,13 +162,25 @@ internal sealed partial class RoutedChat(
         routing.Profiles[model].Prices.Cost(usage.PromptTokens, usage.CachedPromptTokens, usage.CompletionTokens);
 
     /// <summary>The body the upstream gets: the gateway's extension removed, inline documents placed, the output capped at what was reserved, usage asked for.</summary>
-    private JsonObject UpstreamBody(ChatCompletionRequest request, ResolvedModel model)
+    private async Task<JsonObject> UpstreamBodyAsync(ChatCompletionRequest request, RoutePlan plan, CancellationToken cancellationToken)
     {
+        var model = plan.Chosen!;
         var body = request.Body;
         body.Remove(ChatCompletionRequest.ExtensionField);
+        var context = (plan.Corpus, plan.Decision.Chosen!.Route) switch
+        {
+            ({ } corpus, RouteKind.Rag) => corpus.RagPrompt,
+            ({ } corpus, _) => await corpora.LongContextPromptAsync(corpus, cancellationToken),
+            _ => null,
+        };
         if (request.Documents.Count > 0)
         {
-            body["messages"]!.AsArray().Insert(0, new JsonObject { ["role"] = "system", ["content"] = InlineContext.SystemMessage(request.Documents) });
+            context = context is null ? InlineContext.SystemMessage(request.Documents) : context + "\n\n" + InlineContext.SystemMessage(request.Documents);
+        }
+
+        if (context is not null)
+        {
+            body["messages"]!.AsArray().Insert(0, new JsonObject { ["role"] = "system", ["content"] = context });
         }
 
         var cap = request.MaxOutputTokens ?? routing.Settings.DefaultMaxOutputTokens;

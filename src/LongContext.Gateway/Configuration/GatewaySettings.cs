@@ -22,6 +22,68 @@ public sealed record GatewaySettings
 
     /// <summary>Where spend and decisions are stored.</summary>
     public LedgerConfig Ledger { get; init; } = new();
+
+    /// <summary>Tenants' corpora: vector store, chunking, embedding model, retrieval (config/corpora.json).</summary>
+    public CorporaConfig Corpora { get; init; } = new();
+}
+
+public sealed record CorporaConfig
+{
+    /// <summary>Embedded (SQLite + FTS5 + HNSW in one folder, the default).</summary>
+    public string Store { get; init; } = "Embedded";
+
+    /// <summary>The embedded store's folder, relative to the settings file; empty puts it in the user's local data folder.</summary>
+    public string Directory { get; init; } = "";
+
+    /// <summary>Corpora with fewer chunks are searched exactly; larger ones through the HNSW index.</summary>
+    public int ExactSearchBelow { get; init; } = 20_000;
+
+    /// <summary>Tokenizer that chunks and counts corpora.</summary>
+    public string Tokenizer { get; init; } = "o200k_base";
+
+    /// <summary>Tokens repeated between neighbouring chunks (chunk size is Routing:Rag:ChunkTokens).</summary>
+    public int OverlapTokens { get; init; } = 64;
+
+    /// <summary>Largest document body accepted in one ingestion request.</summary>
+    public long MaxIngestBytes { get; init; } = 256L * 1024 * 1024;
+
+    public EmbeddingsConfig Embeddings { get; init; } = new();
+
+    public RetrievalConfig Retrieval { get; init; } = new();
+}
+
+public sealed record EmbeddingsConfig
+{
+    /// <summary>MiniLm (local all-MiniLM-L6-v2, the default) or OpenAI (any OpenAI-compatible embeddings endpoint).</summary>
+    public string Provider { get; init; } = "MiniLm";
+
+    public int BatchSize { get; init; } = 64;
+
+    /// <summary>OpenAI provider: base address of the API, e.g. https://api.openai.com/v1/.</summary>
+    public string? Endpoint { get; init; }
+
+    public string? Model { get; init; }
+
+    /// <summary>Set through the environment (Corpora__Embeddings__ApiKey).</summary>
+    public string? ApiKey { get; init; }
+
+    public int? Dimensions { get; init; }
+}
+
+public sealed record RetrievalConfig
+{
+    /// <summary>Results each of dense and keyword search contributes before fusion.</summary>
+    public int CandidatesPerMethod { get; init; } = 50;
+
+    /// <summary>Reciprocal-rank fusion constant (Cormack et al. 2009 use 60).</summary>
+    public int FusionK { get; init; } = 60;
+
+    public bool UseMmr { get; init; }
+
+    public double MmrLambda { get; init; } = 0.7;
+
+    /// <summary>Repeat the question before and after the context in assembled prompts.</summary>
+    public bool RepeatQuestion { get; init; }
 }
 
 public sealed record GatewayHostSettings

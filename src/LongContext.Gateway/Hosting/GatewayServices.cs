@@ -25,6 +25,7 @@ internal static class GatewayServices
         services.AddSingleton<IValidateOptions<GatewaySettings>, TenantsValidator>();
         services.AddSingleton<IValidateOptions<GatewaySettings>, RoutingValidator>();
         services.AddSingleton<IValidateOptions<GatewaySettings>, LedgerValidator>();
+        services.AddSingleton<IValidateOptions<GatewaySettings>, CorporaValidator>();
 
         services.AddOptions<KestrelServerOptions>()
             .Configure<IOptions<GatewaySettings>>((kestrel, settings) =>
@@ -50,6 +51,8 @@ internal static class GatewayServices
         services.AddSingleton<LedgerStore>();
         services.AddSingleton<RoutedChat>();
         services.AddSingleton<MeteredEmbeddings>();
+        services.AddSingleton<Corpora.CorpusServices>();
+        services.AddSingleton<Corpora.CorpusContextBuilder>();
         services.AddHostedService<GatewayStartup>();
         return builder;
     }

@@ -64,6 +64,9 @@ internal static class GatewayHeaders
     public const string ExpectedRecall = "X-LCG-Expected-Recall";
     public const string BudgetRemaining = "X-LCG-Budget-Remaining-Usd";
 
+    /// <summary>Sent by the client: the corpus (vector store id) to answer from.</summary>
+    public const string Corpus = "X-LCG-Corpus";
+
     /// <summary>Sent to the self-hosted backend: the attention method routing chose.</summary>
     public const string Attention = "X-LCG-Attention";
 

@@ -5,11 +5,16 @@ using LongContext.Gateway.Tenancy;
 using LongContext.Routing.Catalog;
 using LongContext.Routing.Decision;
 using LongContext.Routing.Policies;
+using LongContext.Routing.Tokens;
 
 namespace LongContext.Gateway.Routing;
 
 /// <summary>A routing decision together with what it was made from and the upstream model it chose.</summary>
-internal sealed record RoutePlan(RouteDecision Decision, RoutingRequest Request, ResolvedModel? Chosen);
+internal sealed record RoutePlan(RouteDecision Decision, RoutingRequest Request, ResolvedModel? Chosen)
+{
+    /// <summary>The corpus the request named, with what retrieval found; null for inline context.</summary>
+    public Corpora.CorpusContext? Corpus { get; init; }
+}
 
 /// <summary>
 /// Turns a parsed chat request into a routing decision: which models are candidates (the one
@@ -18,7 +23,13 @@ internal sealed record RoutePlan(RouteDecision Decision, RoutingRequest Request,
 /// </summary>
 internal sealed class ChatRouter(RoutingCatalog routing, ModelCatalog models, RequestMeasurer measurer)
 {
-    public (RoutePlan? Plan, OpenAiErrorResult? Error) Plan(Tenant tenant, ChatCompletionRequest request, RouteKind? forced, BudgetState budget)
+    /// <summary>Routes the gateway carries out: hybrid (self-route) execution is not part of this gateway yet.</summary>
+    private static readonly RouteKind[] Executable = [RouteKind.Rag, RouteKind.LongContext];
+
+    public ITokenCounter CounterFor(Tenant tenant, ChatCompletionRequest request) =>
+        routing.CounterFor(routing.IsAuto(request.Model) ? null : models.Find(tenant, request.Model)?.Alias);
+
+    public (RoutePlan? Plan, OpenAiErrorResult? Error) Plan(Tenant tenant, ChatCompletionRequest request, RouteKind? forced, BudgetState budget, Corpora.CorpusContext? corpus = null)
     {
         List<ModelProfile> profiles;
         string? measuredFor;
@@ -46,6 +57,11 @@ internal sealed class ChatRouter(RoutingCatalog routing, ModelCatalog models, Re
 
         var counter = routing.CounterFor(measuredFor);
         var (question, context) = measurer.Measure(request, counter);
+        if (corpus is not null)
+        {
+            context += corpus.Corpus.TokenCount;
+        }
+
         var output = (request.MaxOutputTokens ?? routing.Settings.DefaultMaxOutputTokens) * Math.Max(request.Choices, 1);
         var routingRequest = new RoutingRequest
         {
@@ -53,12 +69,16 @@ internal sealed class ChatRouter(RoutingCatalog routing, ModelCatalog models, Re
             ContextTokens = context,
             ExpectedOutputTokens = output,
             ForcedRoute = forced,
-            RetrievalAvailable = false,
+            RetrievalAvailable = corpus is not null,
+            RagContextTokens = corpus?.RagPromptTokens,
+            RagKeyDepth = corpus?.RagKeyDepth,
+            LongContextKeyDepth = corpus?.LongContextKeyDepth,
+            ExecutableRoutes = Executable,
             CountsApproximate = counter.IsApproximation || profiles.Any(p => !string.Equals(p.Tokenizer, counter.Name, StringComparison.OrdinalIgnoreCase)),
         };
 
         var decision = new RouteDecider(profiles, routing.Rag).Decide(routingRequest, routing.PolicyOf(tenant), budget);
         var chosen = decision.Chosen is { } candidate ? models.Find(tenant, candidate.Model) : null;
-        return (new RoutePlan(decision, routingRequest, chosen), null);
+        return (new RoutePlan(decision, routingRequest, chosen) { Corpus = corpus }, null);
     }
 }

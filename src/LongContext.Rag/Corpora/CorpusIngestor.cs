@@ -57,7 +57,7 @@ public sealed class CorpusIngestor(IVectorStore store, IEmbeddingGenerator<strin
         }
 
         var next = 0;
-        var indexed = cut.Select(d => new IndexedDocument(d.Id, d.Name, d.Text, [.. d.Chunks.Select(c => new IndexedChunk(c.Ordinal, c.Start, c.End, c.Tokens, c.Text, vectors[next++]))])).ToList();
+        var indexed = cut.Select(d => new IndexedDocument(d.Id, d.Name, d.Text, chunker.Counter.Count(d.Text), [.. d.Chunks.Select(c => new IndexedChunk(c.Ordinal, c.Start, c.End, c.Tokens, c.Text, vectors[next++]))])).ToList();
         var result = await store.AddDocumentsAsync(tenantId, corpusId, indexed, cancellationToken);
         progress?.Report(new IngestionProgress("stored", documents.Count, all.Count, all.Count));
         return result;

@@ -27,6 +27,7 @@ public interface IVectorStore
     Task<IReadOnlyList<StoredChunk>> GetChunksAsync(string tenantId, string corpusId, CancellationToken cancellationToken = default);
 }
 
+/// <summary>A corpus and its size; TokenCount counts the documents' text once (chunk overlap not included).</summary>
 public sealed record CorpusInfo(
     string Id,
     string TenantId,
@@ -39,8 +40,8 @@ public sealed record CorpusInfo(
     long TokenCount,
     long TextBytes);
 
-/// <summary>A document ready to store: its chunks already cut and embedded.</summary>
-public sealed record IndexedDocument(string Id, string Name, string Text, IReadOnlyList<IndexedChunk> Chunks);
+/// <summary>A document ready to store: its chunks cut and embedded; Tokens counts the whole text once (what the long-context route sends).</summary>
+public sealed record IndexedDocument(string Id, string Name, string Text, int Tokens, IReadOnlyList<IndexedChunk> Chunks);
 
 public sealed record IndexedChunk(int Ordinal, int Start, int End, int Tokens, string Text, ReadOnlyMemory<float> Vector);
 

@@ -50,11 +50,12 @@ internal static class CandidateBuilder
 
     private static RouteCandidate Rag(RoutingRequest request, ModelProfile model, RagSettings rag)
     {
-        var contextTokens = Math.Min(request.ContextTokens, (long)rag.TopK * rag.ChunkTokens);
+        var contextTokens = request.RagContextTokens ?? Math.Min(request.ContextTokens, (long)rag.TopK * rag.ChunkTokens);
         var prompt = request.QuestionTokens + contextTokens + rag.PromptOverheadTokens;
 
-        // Retrieved chunks are positioned best-first at the edges, so the answering chunk sits at depth 0.
-        var modelRecall = model.ContextRot.ExpectedRecall(prompt, depth: 0);
+        // Retrieved chunks are positioned best-first at the edges: the answering chunk sits at the depth the positioner reports (the start unless told).
+        var keyDepth = request.RagKeyDepth ?? 0;
+        var modelRecall = model.ContextRot.ExpectedRecall(prompt, keyDepth);
         var recall = rag.RetrievalRecall * modelRecall;
         var cost = model.Prices.Cost(prompt, 0, request.ExpectedOutputTokens) + request.QuestionTokens * rag.EmbeddingPerMillion / 1_000_000m;
         var latency = rag.RetrievalLatencySeconds + Latency(model, prompt, request.ExpectedOutputTokens, throughputFactor: 1);
@@ -72,8 +73,10 @@ internal static class CandidateBuilder
             ExpectedLatencySeconds = latency,
             Basis =
             [
-                $"prompt {prompt:N0} tokens = question {request.QuestionTokens:N0} + top {rag.TopK} × {rag.ChunkTokens} chunk tokens (capped at context {request.ContextTokens:N0}) + {rag.PromptOverheadTokens} overhead",
-                $"recall {recall:P1} = retrieval recall@{rag.TopK} {rag.RetrievalRecall:P0} × {model.ContextRot.Name} at {prompt:N0} tokens, key chunk first {modelRecall:P1}",
+                request.RagContextTokens is { } retrieved
+                    ? $"prompt {prompt:N0} tokens = question {request.QuestionTokens:N0} + {retrieved:N0} tokens of retrieved chunks + {rag.PromptOverheadTokens} overhead"
+                    : $"prompt {prompt:N0} tokens = question {request.QuestionTokens:N0} + top {rag.TopK} × {rag.ChunkTokens} chunk tokens (capped at context {request.ContextTokens:N0}) + {rag.PromptOverheadTokens} overhead",
+                $"recall {recall:P1} = retrieval recall@{rag.TopK} {rag.RetrievalRecall:P0} × {model.ContextRot.Name} at {prompt:N0} tokens, key chunk at depth {keyDepth:0.##} {modelRecall:P1}",
                 PriceBasis(model, prompt, cost),
             ],
         };
@@ -86,7 +89,7 @@ internal static class CandidateBuilder
         // Positioning puts the chunks retrieval ranks first at the start and end; when retrieval
         // missed the key chunk it lands anywhere, i.e. at the depth-averaged recall.
         var curve = model.ContextRot;
-        var depthFactor = rag.RetrievalRecall * curve.DepthFactor(0) + (1 - rag.RetrievalRecall) * 1.0;
+        var depthFactor = rag.RetrievalRecall * curve.DepthFactor(request.LongContextKeyDepth ?? 0) + (1 - rag.RetrievalRecall) * 1.0;
         var lengthRecall = curve.RecallAtLength(prompt);
         var methodFactor = attention?.RecallFactor ?? 1;
         var recall = Math.Clamp(lengthRecall * depthFactor * methodFactor, 0, 1);

@@ -21,6 +21,18 @@ public sealed record RoutingRequest
     /// </summary>
     public bool RetrievalAvailable { get; init; } = true;
 
+    /// <summary>Measured when retrieval already ran: tokens of the chunks the RAG prompt would carry (else top-k × chunk size, capped by the context).</summary>
+    public long? RagContextTokens { get; init; }
+
+    /// <summary>Where the best chunk lands in the RAG prompt (0 = start, 1 = end), as the positioner placed it; null assumes the start.</summary>
+    public double? RagKeyDepth { get; init; }
+
+    /// <summary>Where the best chunk lands in the positioned whole corpus; null assumes the start.</summary>
+    public double? LongContextKeyDepth { get; init; }
+
+    /// <summary>Routes the caller can carry out for this request; null means all. Others are listed, ruled out, and costed.</summary>
+    public IReadOnlyList<RouteKind>? ExecutableRoutes { get; init; }
+
     /// <summary>True when some count came from the declared approximation instead of the model's tokenizer.</summary>
     public bool CountsApproximate { get; init; }
 }

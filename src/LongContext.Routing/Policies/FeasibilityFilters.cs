@@ -24,6 +24,7 @@ internal static class FeasibilityFilters
         new ForcedRouteFilter(),
         new ModelAvailabilityFilter(),
         new RetrievalFilter(),
+        new ExecutableRouteFilter(),
         new AllowedRouteFilter(),
         new AllowedModelFilter(),
         new ContextWindowFilter(),
@@ -62,6 +63,16 @@ internal sealed class RetrievalFilter : IFeasibilityFilter
     public string? Reject(RouteCandidate candidate, FilterContext context) =>
         candidate.Route != RouteKind.LongContext && !context.Request.RetrievalAvailable
             ? "the context is not an indexed corpus, so nothing can be retrieved from it"
+            : null;
+}
+
+internal sealed class ExecutableRouteFilter : IFeasibilityFilter
+{
+    public string Name => nameof(ExecutableRouteFilter);
+
+    public string? Reject(RouteCandidate candidate, FilterContext context) =>
+        context.Request.ExecutableRoutes is { } routes && !routes.Contains(candidate.Route)
+            ? $"the {RouteNames.Of(candidate.Route)} route cannot be carried out for this request"
             : null;
 }
 

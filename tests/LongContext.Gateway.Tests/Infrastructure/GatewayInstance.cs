@@ -117,6 +117,7 @@ internal sealed class GatewayConfig
     {
         [nameof(Routing)] = new JsonObject { ["DefaultMaxOutputTokens"] = 100 },
         ["Ledger"] = new JsonObject { ["Store"] = "Sqlite", ["SqlitePath"] = "data/ledger.db" },
+        ["Corpora"] = new JsonObject { ["Directory"] = "data/corpora" },
     };
 
     /// <summary>Context-rot curve files by name (config/context-rot/NAME.json).</summary>

@@ -65,6 +65,7 @@ public sealed class EmbeddedVectorStore : IVectorStore, IDisposable
                 id          TEXT    NOT NULL,
                 name        TEXT    NOT NULL,
                 bytes       INTEGER NOT NULL,
+                tokens      INTEGER NOT NULL,
                 added_at    INTEGER NOT NULL,
                 PRIMARY KEY (corpus_id, id)
             );
@@ -149,8 +150,8 @@ public sealed class EmbeddedVectorStore : IVectorStore, IDisposable
 
             await using var document = connection.CreateCommand();
             document.Transaction = transaction;
-            document.CommandText = "INSERT INTO documents (corpus_id, id, name, bytes, added_at) VALUES ($corpus, $id, $name, $bytes, $added)";
-            var (dCorpus, dId, dName, dBytes, dAdded) = (document.Parameters.Add("$corpus", SqliteType.Text), document.Parameters.Add("$id", SqliteType.Text), document.Parameters.Add("$name", SqliteType.Text), document.Parameters.Add("$bytes", SqliteType.Integer), document.Parameters.Add("$added", SqliteType.Integer));
+            document.CommandText = "INSERT INTO documents (corpus_id, id, name, bytes, tokens, added_at) VALUES ($corpus, $id, $name, $bytes, $tokens, $added)";
+            var (dCorpus, dId, dName, dBytes, dTokens, dAdded) = (document.Parameters.Add("$corpus", SqliteType.Text), document.Parameters.Add("$id", SqliteType.Text), document.Parameters.Add("$name", SqliteType.Text), document.Parameters.Add("$bytes", SqliteType.Integer), document.Parameters.Add("$tokens", SqliteType.Integer), document.Parameters.Add("$added", SqliteType.Integer));
 
             await using var chunk = connection.CreateCommand();
             chunk.Transaction = transaction;
@@ -163,7 +164,7 @@ public sealed class EmbeddedVectorStore : IVectorStore, IDisposable
 
             foreach (var doc in documents)
             {
-                (dCorpus.Value, dId.Value, dName.Value, dBytes.Value, dAdded.Value) = (corpusId, doc.Id, doc.Name, (long)System.Text.Encoding.UTF8.GetByteCount(doc.Text), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+                (dCorpus.Value, dId.Value, dName.Value, dBytes.Value, dTokens.Value, dAdded.Value) = (corpusId, doc.Id, doc.Name, (long)System.Text.Encoding.UTF8.GetByteCount(doc.Text), doc.Tokens, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
                 try
                 {
                     await document.ExecuteNonQueryAsync(cancellationToken);
@@ -356,7 +357,7 @@ public sealed class EmbeddedVectorStore : IVectorStore, IDisposable
             SELECT c.id, c.tenant, c.name, c.created_at, c.tokenizer, c.dimensions,
                    (SELECT COUNT(*) FROM documents d WHERE d.corpus_id = c.id),
                    (SELECT COUNT(*) FROM chunks k WHERE k.corpus_id = c.id),
-                   (SELECT COALESCE(SUM(k.tokens), 0) FROM chunks k WHERE k.corpus_id = c.id),
+                   (SELECT COALESCE(SUM(d.tokens), 0) FROM documents d WHERE d.corpus_id = c.id),
                    (SELECT COALESCE(SUM(d.bytes), 0) FROM documents d WHERE d.corpus_id = c.id)
             FROM corpora c WHERE {where} ORDER BY c.created_at DESC, c.id DESC
             """;
