@@ -15,6 +15,11 @@ if (args is ["calibrate", .. var calibrateArgs])
     return CalibrateCommand.Run(calibrateArgs, Console.Out, Console.Error);
 }
 
+if (args is ["ingest", .. var ingestArgs])
+{
+    return await LongContext.Gateway.Corpora.IngestCommand.RunAsync(ingestArgs, Console.Out, Console.Error);
+}
+
 try
 {
     await GatewayApp.Build(args).RunAsync();
