@@ -42,7 +42,7 @@ public sealed record CorporaConfig
     public string Tokenizer { get; init; } = "o200k_base";
 
     /// <summary>Tokens repeated between neighbouring chunks (chunk size is Routing:Rag:ChunkTokens).</summary>
-    public int OverlapTokens { get; init; } = 64;
+    public int OverlapTokens { get; init; } = 32;
 
     /// <summary>Largest document body accepted in one ingestion request.</summary>
     public long MaxIngestBytes { get; init; } = 256L * 1024 * 1024;
