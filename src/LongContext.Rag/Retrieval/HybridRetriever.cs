@@ -41,18 +41,18 @@ public sealed class HybridRetriever(IVectorStore store, IEmbeddingGenerator<stri
     {
         var k = topK ?? options.TopK;
         var pool = Math.Max(options.CandidatesPerMethod, k);
-        IReadOnlyList<ScoredChunk> dense = [], keywords = [];
-        ReadOnlyMemory<float> queryVector = default;
+        // Keyword search runs while the question is embedded and searched densely: the two are independent.
+        var keywordSearch = mode == RetrievalMode.Dense
+            ? Task.FromResult<IReadOnlyList<ScoredChunk>>([])
+            : Task.Run(() => store.SearchKeywordsAsync(tenantId, corpusId, query, pool, cancellationToken), cancellationToken);
+        IReadOnlyList<ScoredChunk> dense = [];
         if (mode != RetrievalMode.Keywords)
         {
-            queryVector = (await embeddings.GenerateAsync([query], cancellationToken: cancellationToken))[0].Vector;
+            var queryVector = (await embeddings.GenerateAsync([query], cancellationToken: cancellationToken))[0].Vector;
             dense = await store.SearchDenseAsync(tenantId, corpusId, queryVector, pool, cancellationToken);
         }
 
-        if (mode != RetrievalMode.Dense)
-        {
-            keywords = await store.SearchKeywordsAsync(tenantId, corpusId, query, pool, cancellationToken);
-        }
+        var keywords = await keywordSearch;
 
         var fused = new Dictionary<long, (StoredChunk Chunk, double Score, int? Dense, int? Keyword)>();
         for (var rank = 0; rank < dense.Count; rank++)

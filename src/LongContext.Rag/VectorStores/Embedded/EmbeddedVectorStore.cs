@@ -57,7 +57,11 @@ public sealed class EmbeddedVectorStore : IVectorStore, IDisposable
                 name        TEXT    NOT NULL,
                 created_at  INTEGER NOT NULL,
                 tokenizer   TEXT    NOT NULL,
-                dimensions  INTEGER NOT NULL
+                dimensions  INTEGER NOT NULL,
+                documents   INTEGER NOT NULL DEFAULT 0,
+                chunks      INTEGER NOT NULL DEFAULT 0,
+                tokens      INTEGER NOT NULL DEFAULT 0,
+                bytes       INTEGER NOT NULL DEFAULT 0
             );
             CREATE INDEX IF NOT EXISTS ix_corpora_tenant ON corpora (tenant, created_at);
             CREATE TABLE IF NOT EXISTS documents (
@@ -82,6 +86,7 @@ public sealed class EmbeddedVectorStore : IVectorStore, IDisposable
             );
             CREATE INDEX IF NOT EXISTS ix_chunks_corpus ON chunks (corpus_id, document_id, ordinal);
             CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (text, corpus_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');
+            CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab (chunks_fts, 'row');
             """;
         await command.ExecuteNonQueryAsync(cancellationToken);
         return store;
@@ -187,6 +192,16 @@ public sealed class EmbeddedVectorStore : IVectorStore, IDisposable
                 }
             }
 
+            // The corpus row keeps its totals, so reading a corpus's size never scans its chunks.
+            await using var totals = connection.CreateCommand();
+            totals.Transaction = transaction;
+            totals.CommandText = "UPDATE corpora SET documents = documents + $documents, chunks = chunks + $chunks, tokens = tokens + $tokens, bytes = bytes + $bytes WHERE id = $id";
+            totals.Parameters.AddWithValue("$documents", documents.Count);
+            totals.Parameters.AddWithValue("$chunks", documents.Sum(d => d.Chunks.Count));
+            totals.Parameters.AddWithValue("$tokens", documents.Sum(d => (long)d.Tokens));
+            totals.Parameters.AddWithValue("$bytes", documents.Sum(d => (long)System.Text.Encoding.UTF8.GetByteCount(d.Text)));
+            totals.Parameters.AddWithValue("$id", corpusId);
+            await totals.ExecuteNonQueryAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
 
@@ -218,6 +233,7 @@ public sealed class EmbeddedVectorStore : IVectorStore, IDisposable
         }
 
         await using var connection = await OpenConnectionAsync(cancellationToken);
+        terms = await SelectiveTermsAsync(connection, terms, cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH $match AND corpus_id = $corpus ORDER BY bm25(chunks_fts) LIMIT $limit";
         // Each word quoted: the user's text is never read as FTS5 query syntax.
@@ -237,6 +253,42 @@ public sealed class EmbeddedVectorStore : IVectorStore, IDisposable
         var chunks = await ChunksByKeyAsync(corpusId, hits.Select(h => h.Key).ToList(), cancellationToken);
         return [.. hits.Where(h => chunks.ContainsKey(h.Key)).Select(h => new ScoredChunk(chunks[h.Key], h.Score))];
     }
+
+    /// <summary>
+    /// FTS5 scores every row that matches any term, so a term found in a large share of all chunks
+    /// costs a scan while adding almost nothing to BM25 (its IDF is near zero). Such terms are left
+    /// out; the rarest term is always kept.
+    /// </summary>
+    private static async Task<IReadOnlyList<string>> SelectiveTermsAsync(SqliteConnection connection, IReadOnlyList<string> terms, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT term, doc, (SELECT COALESCE(SUM(chunks), 0) FROM corpora) FROM chunks_vocab WHERE term IN (SELECT value FROM json_each($terms))";
+        command.Parameters.AddWithValue("$terms", System.Text.Json.JsonSerializer.Serialize(terms, RagJsonContext.Default.IReadOnlyListString));
+        var frequencies = new List<(string Term, long Documents)>();
+        long total = 0;
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                frequencies.Add((reader.GetString(0), reader.GetInt64(1)));
+                total = reader.GetInt64(2);
+            }
+        }
+
+        if (frequencies.Count == 0)
+        {
+            return terms;
+        }
+
+        var ceiling = Math.Max(CommonTermFloor, total * CommonTermShare);
+        var selective = frequencies.Where(f => f.Documents <= ceiling).Select(f => f.Term).ToList();
+        return selective.Count > 0 ? selective : [frequencies.MinBy(f => f.Documents).Term];
+    }
+
+    /// <summary>A term in more than this share of all chunks (and more than CommonTermFloor of them) is too common to search for.</summary>
+    private const double CommonTermShare = 0.05;
+
+    private const long CommonTermFloor = 500;
 
     public async Task<IReadOnlyList<StoredChunk>> GetChunksAsync(string tenantId, string corpusId, CancellationToken cancellationToken = default)
     {
@@ -331,7 +383,8 @@ public sealed class EmbeddedVectorStore : IVectorStore, IDisposable
 
         await using var connection = await OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"{ChunkSelect} WHERE c.corpus_id = $corpus AND c.key IN (SELECT value FROM json_each($keys))";
+        // Unary + keeps SQLite from walking the corpus index: the keys are the selective part.
+        command.CommandText = $"{ChunkSelect} WHERE +c.corpus_id = $corpus AND c.key IN (SELECT value FROM json_each($keys))";
         command.Parameters.AddWithValue("$corpus", corpusId);
         command.Parameters.AddWithValue("$keys", "[" + string.Join(',', keys) + "]");
         return (await ReadChunksAsync(command, cancellationToken)).ToDictionary(c => c.Key);
@@ -354,11 +407,7 @@ public sealed class EmbeddedVectorStore : IVectorStore, IDisposable
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = $"""
-            SELECT c.id, c.tenant, c.name, c.created_at, c.tokenizer, c.dimensions,
-                   (SELECT COUNT(*) FROM documents d WHERE d.corpus_id = c.id),
-                   (SELECT COUNT(*) FROM chunks k WHERE k.corpus_id = c.id),
-                   (SELECT COALESCE(SUM(d.tokens), 0) FROM documents d WHERE d.corpus_id = c.id),
-                   (SELECT COALESCE(SUM(d.bytes), 0) FROM documents d WHERE d.corpus_id = c.id)
+            SELECT c.id, c.tenant, c.name, c.created_at, c.tokenizer, c.dimensions, c.documents, c.chunks, c.tokens, c.bytes
             FROM corpora c WHERE {where} ORDER BY c.created_at DESC, c.id DESC
             """;
         command.Parameters.AddWithValue("$tenant", tenantId);
