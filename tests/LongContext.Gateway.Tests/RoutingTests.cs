@@ -45,7 +45,7 @@ public sealed class RoutingTests(GatewayFixture fixture)
         {
             ["model"] = "auto",
             ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "dry-run: what does the fox do?" }),
-            ["lcg"] = new JsonObject { ["documents"] = new JsonArray(document) },
+            ["lcg"] = new JsonObject { ["documents"] = new JsonArray(document), ["route"] = "long_context" },
         };
 
         using var response = await http.PostAsync("/v1/route", ChatCompletionsTests.JsonContent(body.ToJsonString()));
@@ -62,7 +62,7 @@ public sealed class RoutingTests(GatewayFixture fixture)
         Assert.False((bool)small["feasible"]!);
         Assert.Contains(small["rejected_because"]!.AsArray(), r => ((string?)r)!.Contains("128,000-token window", StringComparison.Ordinal));
         Assert.Equal("long_context:gpt-premium", (string?)decision["candidate"]);
-        Assert.Contains(candidates, c => (string?)c!["route"] == "rag" && !(bool)c["feasible"]!);
+        Assert.Contains(candidates, c => (string?)c!["route"] == "rag" && ((string?)c["rejected_because"]![0])!.Contains("forced route long_context", StringComparison.Ordinal));
         Assert.True(decision["counterfactual_costs_usd"]!.AsObject().ContainsKey("rag:gpt-test"));
         Assert.Equal(before, fixture.Stub.Received.Count);
     }
@@ -88,14 +88,15 @@ public sealed class RoutingTests(GatewayFixture fixture)
     [Theory]
     [InlineData("header")]
     [InlineData("body")]
-    public async Task ForcedRoute_IsHonoured_AndExplainsWhyItCannotServe(string where)
+    public async Task ForcedRag_OverInlineDocuments_IndexesThemForTheRequest(string where)
     {
         using var http = _gateway.CreateHttpClient(GatewayConfig.AcmeKey);
+        var documents = """["The pass code for the storage room is 5512.","The canteen serves soup on Mondays and fish on Fridays.","Parking permits are renewed every January."]""";
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
         {
             Content = ChatCompletionsTests.JsonContent(where == "body"
-                ? """{"model":"gpt-test","messages":[{"role":"user","content":"force rag"}],"lcg":{"route":"rag","documents":["some context"]}}"""
-                : """{"model":"gpt-test","messages":[{"role":"user","content":"force rag"}],"lcg":{"documents":["some context"]}}"""),
+                ? $$$"""{"model":"gpt-test","messages":[{"role":"user","content":"inline-rag-{{{where}}}: what is the storage room code?"}],"lcg":{"route":"rag","documents":{{{documents}}}}}"""
+                : $$$"""{"model":"gpt-test","messages":[{"role":"user","content":"inline-rag-{{{where}}}: what is the storage room code?"}],"lcg":{"documents":{{{documents}}}}}"""),
         };
         if (where == "header")
         {
@@ -104,10 +105,24 @@ public sealed class RoutingTests(GatewayFixture fixture)
 
         using var response = await http.SendAsync(request);
 
-        // Inline documents are not an indexed corpus, so a forced RAG route has nothing to retrieve from.
+        response.EnsureSuccessStatusCode();
+        Assert.Equal("rag", response.Headers.GetValues("X-LCG-Route").Single());
+        var system = (string)JsonNode.Parse(fixture.Stub.LastRequestWith($"inline-rag-{where}").Body)!["messages"]![0]!["content"]!;
+        Assert.StartsWith("Answer the question from the sources below.", system, StringComparison.Ordinal);
+        Assert.Contains("[1] ", system, StringComparison.Ordinal);
+        Assert.Contains("5512", system, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ForcedHybrid_IsRefused_SayingWhyItCannotServe()
+    {
+        using var http = _gateway.CreateHttpClient(GatewayConfig.AcmeKey);
+
+        using var response = await http.PostAsync("/v1/chat/completions", ChatCompletionsTests.JsonContent("""{"model":"gpt-test","messages":[{"role":"user","content":"force hybrid"}],"lcg":{"route":"hybrid","documents":["some context"]}}"""));
+
         var error = await ErrorAssert.IsOpenAiErrorAsync(response, HttpStatusCode.BadRequest, "no_feasible_route");
-        Assert.Contains("the client forced route rag", error.Message, StringComparison.Ordinal);
-        Assert.Contains("not an indexed corpus", error.Message, StringComparison.Ordinal);
+        Assert.Contains("the client forced route hybrid", error.Message, StringComparison.Ordinal);
+        Assert.Contains("cannot be carried out", error.Message, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -167,7 +167,8 @@ internal sealed partial class RoutedChat(
         var model = plan.Chosen!;
         var body = request.Body;
         body.Remove(ChatCompletionRequest.ExtensionField);
-        var context = (plan.Corpus, plan.Decision.Chosen!.Route) switch
+        var route = plan.Decision.Chosen!.Route;
+        var context = (plan.Corpus, route) switch
         {
             ({ } corpus, RouteKind.Rag) => corpus.RagPrompt,
             ({ } corpus, _) => await corpora.LongContextPromptAsync(corpus, cancellationToken),
@@ -175,7 +176,10 @@ internal sealed partial class RoutedChat(
         };
         if (request.Documents.Count > 0)
         {
-            context = context is null ? InlineContext.SystemMessage(request.Documents) : context + "\n\n" + InlineContext.SystemMessage(request.Documents);
+            var inline = route == RouteKind.Rag
+                ? await corpora.InlineRagPromptAsync(request.Documents, request.LastUserText(), cancellationToken)
+                : InlineContext.SystemMessage(request.Documents);
+            context = context is null ? inline : context + "\n\n" + inline;
         }
 
         if (context is not null)

@@ -2,6 +2,7 @@ using LongContext.Rag.Positioning;
 using LongContext.Rag.Prompting;
 using LongContext.Rag.Retrieval;
 using LongContext.Rag.VectorStores;
+using LongContext.Rag.VectorStores.Embedded;
 using LongContext.Routing.Tokens;
 
 namespace LongContext.Gateway.Corpora;
@@ -37,6 +38,29 @@ internal sealed class CorpusContextBuilder(CorpusServices corpora)
         // The long-context prompt puts the best chunk first: its middle sits half its length into the corpus.
         var lcDepth = hits.Count == 0 || corpus.TokenCount == 0 ? 0 : hits[0].Chunk.Tokens / 2.0 / corpus.TokenCount;
         return new CorpusContext(corpus, question, hits, prompt, counter.Count(prompt), ragDepth, lcDepth);
+    }
+
+    /// <summary>
+    /// RAG over context sent inline: the documents are chunked, embedded and indexed for this
+    /// request only, in a store of their own that is deleted afterwards, and the best chunks positioned.
+    /// </summary>
+    public async Task<string> InlineRagPromptAsync(IReadOnlyList<Api.InlineDocument> documents, string question, CancellationToken cancellationToken)
+    {
+        var directory = Directory.CreateTempSubdirectory("lcg-inline-").FullName;
+        try
+        {
+            using var store = await EmbeddedVectorStore.OpenAsync(new EmbeddedStoreOptions { Directory = directory }, cancellationToken);
+            var corpus = await store.CreateCorpusAsync("inline", "inline", corpora.Tokenizer, corpora.Dimensions, cancellationToken);
+            await new Rag.Corpora.CorpusIngestor(store, corpora.Embeddings, corpora.Chunking).IngestAsync(
+                "inline", corpus.Id, [.. documents.Select(d => new Rag.Corpora.DocumentInput(d.Id, d.Id, d.Text))], cancellationToken: cancellationToken);
+            var hits = await new HybridRetriever(store, corpora.Embeddings, corpora.Retrieval).RetrieveAsync("inline", corpus.Id, question, cancellationToken: cancellationToken);
+            var positioned = EdgePositioner.Position(hits.Select(h => h.Chunk).ToList(), c => c.Tokens);
+            return ContextPrompt.Build(positioned, corpora.RepeatQuestion ? question : null);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     /// <summary>The whole corpus, key chunks at both ends, the rest in document order.</summary>

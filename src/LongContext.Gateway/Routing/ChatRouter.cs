@@ -69,7 +69,8 @@ internal sealed class ChatRouter(RoutingCatalog routing, ModelCatalog models, Re
             ContextTokens = context,
             ExpectedOutputTokens = output,
             ForcedRoute = forced,
-            RetrievalAvailable = corpus is not null,
+            // A named corpus is indexed; inline documents are indexed for the request if RAG wins.
+            RetrievalAvailable = corpus is not null || request.Documents.Count > 0,
             RagContextTokens = corpus?.RagPromptTokens,
             RagKeyDepth = corpus?.RagKeyDepth,
             LongContextKeyDepth = corpus?.LongContextKeyDepth,
