@@ -221,3 +221,43 @@ public sealed class CorporaTests(GatewayFixture fixture)
 
     private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
 }
+
+/// <summary>Qdrant instead of the embedded store is one config change.</summary>
+public sealed class QdrantCorporaTests
+{
+    [Fact]
+    public async Task GatewayOnQdrant_IngestsSearchesAndAnswersFromACorpus()
+    {
+        await using var qdrant = await LongContext.Rag.Tests.Qdrant.QdrantProtocolFixture.StartAsync();
+        await using var stub = await StubUpstream.StartAsync();
+        var config = GatewayConfig.Standard(stub);
+        config.Routing["Corpora"] = new JsonObject { ["Store"] = "Qdrant", ["Qdrant"] = new JsonObject { ["Address"] = qdrant.Address.ToString() } };
+        await using var gateway = await GatewayInstance.StartAsync(config);
+        using var http = gateway.CreateHttpClient(GatewayConfig.AcmeKey);
+
+        using var created = await http.PostAsync("/v1/vector_stores", new StringContent("""{"name":"on-qdrant"}""", Encoding.UTF8, "application/json"));
+        var id = (string)JsonNode.Parse(await created.Content.ReadAsStringAsync())!["id"]!;
+        using var added = await http.PostAsync($"/v1/vector_stores/{id}/documents", new StringContent("""{"documents":[{"id":"a","text":"The backup generator in hangar nine runs on hydrogen."},{"id":"b","text":"Lunch is served at noon in the canteen."}]}""", Encoding.UTF8, "application/json"));
+        added.EnsureSuccessStatusCode();
+        using var chat = await http.PostAsync("/v1/chat/completions", new StringContent($$$"""{"model":"gpt-test","messages":[{"role":"user","content":"qdrant-marker: what fuels the hangar generator?"}],"lcg":{"corpus":"{{{id}}}","route":"rag"}}""", Encoding.UTF8, "application/json"));
+
+        chat.EnsureSuccessStatusCode();
+        Assert.Equal("rag", chat.Headers.GetValues("X-LCG-Route").Single());
+        var system = (string)JsonNode.Parse(stub.LastRequestWith("qdrant-marker").Body)!["messages"]![0]!["content"]!;
+        Assert.Contains("hydrogen", system, StringComparison.Ordinal);
+        var store = JsonNode.Parse(await http.GetStringAsync($"/v1/vector_stores/{id}"))!;
+        Assert.Equal(2, (int)store["file_counts"]!["completed"]!);
+    }
+
+    [Fact]
+    public async Task UnreachableQdrant_StopsTheStart_NamingTheKey()
+    {
+        await using var stub = await StubUpstream.StartAsync();
+        var config = GatewayConfig.Standard(stub);
+        config.Routing["Corpora"] = new JsonObject { ["Store"] = "Qdrant", ["Qdrant"] = new JsonObject { ["Address"] = "http://127.0.0.1:9" } };
+
+        var error = await Assert.ThrowsAsync<LongContext.Gateway.Hosting.GatewayStartupException>(() => GatewayInstance.StartAsync(config));
+
+        Assert.Contains("Corpora:Qdrant:Address", error.Message, StringComparison.Ordinal);
+    }
+}

@@ -6,6 +6,7 @@ namespace LongContext.Gateway.Configuration;
 internal sealed class CorporaValidator : IValidateOptions<GatewaySettings>
 {
     public const string Embedded = "Embedded";
+    public const string Qdrant = "Qdrant";
     public const string MiniLm = "MiniLm";
     public const string OpenAi = "OpenAI";
 
@@ -13,9 +14,21 @@ internal sealed class CorporaValidator : IValidateOptions<GatewaySettings>
     {
         var c = options.Corpora;
         var failures = new List<string>();
-        if (!string.Equals(c.Store, Embedded, StringComparison.OrdinalIgnoreCase))
+        if (string.Equals(c.Store, Qdrant, StringComparison.OrdinalIgnoreCase))
         {
-            failures.Add($"Corpora:Store '{c.Store}' is not a vector store; use {Embedded}.");
+            if (!Uri.TryCreate(c.Qdrant.Address, UriKind.Absolute, out var address) || address.Scheme is not ("http" or "https"))
+            {
+                failures.Add("Corpora:Qdrant:Address must be Qdrant's absolute gRPC address (e.g. http://127.0.0.1:6334) when Corpora:Store is Qdrant.");
+            }
+
+            if (string.IsNullOrWhiteSpace(c.Qdrant.CollectionPrefix) || !c.Qdrant.CollectionPrefix.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '_' or '-'))
+            {
+                failures.Add("Corpora:Qdrant:CollectionPrefix must be letters, digits, '_' or '-'.");
+            }
+        }
+        else if (!string.Equals(c.Store, Embedded, StringComparison.OrdinalIgnoreCase))
+        {
+            failures.Add($"Corpora:Store '{c.Store}' is not a vector store; use {Embedded} or {Qdrant}.");
         }
 
         if (c.ExactSearchBelow < 0)

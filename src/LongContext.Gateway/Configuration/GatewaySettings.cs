@@ -29,8 +29,10 @@ public sealed record GatewaySettings
 
 public sealed record CorporaConfig
 {
-    /// <summary>Embedded (SQLite + FTS5 + HNSW in one folder, the default).</summary>
+    /// <summary>Embedded (SQLite + FTS5 + HNSW in one folder, the default) or Qdrant.</summary>
     public string Store { get; init; } = "Embedded";
+
+    public QdrantConfig Qdrant { get; init; } = new();
 
     /// <summary>The embedded store's folder, relative to the settings file; empty puts it in the user's local data folder.</summary>
     public string Directory { get; init; } = "";
@@ -50,6 +52,18 @@ public sealed record CorporaConfig
     public EmbeddingsConfig Embeddings { get; init; } = new();
 
     public RetrievalConfig Retrieval { get; init; } = new();
+}
+
+public sealed record QdrantConfig
+{
+    /// <summary>Qdrant's gRPC address, e.g. http://127.0.0.1:6334.</summary>
+    public string? Address { get; init; }
+
+    /// <summary>Set through the environment (Corpora__Qdrant__ApiKey).</summary>
+    public string? ApiKey { get; init; }
+
+    /// <summary>Prefix of the collections the gateway owns, so several deployments can share one Qdrant.</summary>
+    public string CollectionPrefix { get; init; } = "lcg_";
 }
 
 public sealed record EmbeddingsConfig

@@ -7,6 +7,7 @@ using LongContext.Rag.Embeddings;
 using LongContext.Rag.Retrieval;
 using LongContext.Rag.VectorStores;
 using LongContext.Rag.VectorStores.Embedded;
+using LongContext.Rag.VectorStores.Qdrant;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
 using OpenAI;
@@ -62,6 +63,21 @@ internal sealed class CorpusServices : IAsyncDisposable
 
     public async Task OpenAsync(string contentRoot, CancellationToken cancellationToken)
     {
+        if (string.Equals(_settings.Corpora.Store, CorporaValidator.Qdrant, StringComparison.OrdinalIgnoreCase))
+        {
+            var qdrant = _settings.Corpora.Qdrant;
+            try
+            {
+                _store = await QdrantVectorStore.OpenAsync(new QdrantStoreOptions { Address = new Uri(qdrant.Address!), ApiKey = qdrant.ApiKey, CollectionPrefix = qdrant.CollectionPrefix }, cancellationToken);
+                Location = "Qdrant " + qdrant.Address;
+                return;
+            }
+            catch (Grpc.Core.RpcException e)
+            {
+                throw new GatewayStartupException($"Corpora:Qdrant:Address: Qdrant at {qdrant.Address} cannot be used: {e.Status.Detail}");
+            }
+        }
+
         var directory = string.IsNullOrWhiteSpace(_settings.Corpora.Directory)
             ? DefaultDirectory(contentRoot)
             : Path.GetFullPath(_settings.Corpora.Directory, contentRoot);

@@ -20,6 +20,10 @@ public static partial class KeywordQuery
         "why", "will", "with", "would", "you", "your", "yours",
     };
 
+    /// <summary>Every content word of a text, repeats kept (for term frequencies).</summary>
+    public static IReadOnlyList<string> AllTerms(string text) =>
+        [.. Words().Matches(text).Select(m => m.Value.ToLowerInvariant()).Where(w => !StopWords.Contains(w))];
+
     public static IReadOnlyList<string> Terms(string query) =>
         [.. Words().Matches(query).Select(m => m.Value.ToLowerInvariant()).Where(w => !StopWords.Contains(w)).Distinct()];
 
