@@ -261,3 +261,34 @@ public sealed class QdrantCorporaTests
         Assert.Contains("Corpora:Qdrant:Address", error.Message, StringComparison.Ordinal);
     }
 }
+
+/// <summary>Any OpenAI-compatible embeddings endpoint instead of the local model.</summary>
+public sealed class RemoteEmbeddingsTests
+{
+    [Fact]
+    public async Task CorporaEmbedThroughTheConfiguredEndpoint()
+    {
+        await using var stub = await StubUpstream.StartAsync();
+        var config = GatewayConfig.Standard(stub);
+        config.Routing["Corpora"] = new JsonObject
+        {
+            ["Directory"] = "data/corpora",
+            ["Embeddings"] = new JsonObject { ["Provider"] = "OpenAI", ["Endpoint"] = stub.BaseAddress.ToString(), ["Model"] = "stub-embed", ["Dimensions"] = 3, ["ApiKey"] = StubUpstream.ApiKey },
+        };
+        await using var gateway = await GatewayInstance.StartAsync(config);
+        using var http = gateway.CreateHttpClient(GatewayConfig.AcmeKey);
+
+        using var created = await http.PostAsync("/v1/vector_stores", new StringContent("""{"name":"remote"}""", Encoding.UTF8, "application/json"));
+        var id = (string)JsonNode.Parse(await created.Content.ReadAsStringAsync())!["id"]!;
+        using var added = await http.PostAsync($"/v1/vector_stores/{id}/documents", new StringContent("""{"documents":[{"id":"a","text":"remote-embedding-marker one"},{"id":"b","text":"remote-embedding-marker two"}]}""", Encoding.UTF8, "application/json"));
+        using var search = await http.PostAsync($"/v1/vector_stores/{id}/search", new StringContent("""{"query":"two","mode":"dense"}""", Encoding.UTF8, "application/json"));
+
+        Assert.True(added.IsSuccessStatusCode, await added.Content.ReadAsStringAsync());
+        var sent = JsonNode.Parse(stub.LastRequestWith("remote-embedding-marker").Body)!;
+        Assert.Equal("stub-embed", (string?)sent["model"]);
+        Assert.Equal(2, sent["input"]!.AsArray().Count);
+        Assert.Equal("Bearer " + StubUpstream.ApiKey, stub.LastRequestWith("remote-embedding-marker").Headers["Authorization"]);
+        search.EnsureSuccessStatusCode();
+        Assert.Equal(2, JsonNode.Parse(await search.Content.ReadAsStringAsync())!["data"]!.AsArray().Count);
+    }
+}

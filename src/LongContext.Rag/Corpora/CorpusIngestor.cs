@@ -20,7 +20,7 @@ public sealed class DocumentFormatException(string message) : Exception(message)
 /// everything in one step: a failure anywhere (bad input, the embedding model, the store) leaves
 /// the corpus as it was.
 /// </summary>
-public sealed class CorpusIngestor(IVectorStore store, IEmbeddingGenerator<string, Embedding<float>> embeddings, ChunkingOptions chunking, int embeddingBatch = 64)
+public sealed class CorpusIngestor(IVectorStore store, IEmbeddingGenerator<string, Embedding<float>> embedder, ChunkingOptions chunking, int embeddingBatch = 64)
 {
     public async Task<CorpusInfo> IngestAsync(string tenantId, string corpusId, IReadOnlyList<DocumentInput> documents, IProgress<IngestionProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -51,8 +51,13 @@ public sealed class CorpusIngestor(IVectorStore store, IEmbeddingGenerator<strin
         for (var start = 0; start < all.Count; start += embeddingBatch)
         {
             var batch = all.Skip(start).Take(embeddingBatch).Select(c => c.Text).ToList();
-            var embedded = await embeddings.GenerateAsync(batch, cancellationToken: cancellationToken);
-            vectors.AddRange(embedded.Select(e => e.Vector));
+            var embedded = await embedder.GenerateAsync(batch, cancellationToken: cancellationToken);
+            if (embedded.Count != batch.Count)
+            {
+                throw new InvalidOperationException($"The embedding model returned {embedded.Count} vectors for {batch.Count} chunks.");
+            }
+
+            vectors.AddRange(embedded.Select(e => Embeddings.VectorMath.Normalize(e.Vector)));
             progress?.Report(new IngestionProgress("embedding", documents.Count, vectors.Count, all.Count));
         }
 

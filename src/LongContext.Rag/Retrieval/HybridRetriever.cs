@@ -48,7 +48,7 @@ public sealed class HybridRetriever(IVectorStore store, IEmbeddingGenerator<stri
         IReadOnlyList<ScoredChunk> dense = [];
         if (mode != RetrievalMode.Keywords)
         {
-            var queryVector = (await embeddings.GenerateAsync([query], cancellationToken: cancellationToken))[0].Vector;
+            var queryVector = Embeddings.VectorMath.Normalize((await embeddings.GenerateAsync([query], cancellationToken: cancellationToken))[0].Vector);
             dense = await store.SearchDenseAsync(tenantId, corpusId, queryVector, pool, cancellationToken);
         }
 
@@ -86,7 +86,7 @@ public sealed class HybridRetriever(IVectorStore store, IEmbeddingGenerator<stri
     private async Task<IReadOnlyList<RetrievedChunk>> MaximalMarginalRelevanceAsync(List<RetrievedChunk> ranked, int k, CancellationToken cancellationToken)
     {
         var pool = ranked.Take(Math.Min(ranked.Count, k * 4)).ToList();
-        var vectors = (await embeddings.GenerateAsync(pool.Select(c => c.Chunk.Text), cancellationToken: cancellationToken)).Select(e => e.Vector.ToArray()).ToList();
+        var vectors = (await embeddings.GenerateAsync(pool.Select(c => c.Chunk.Text), cancellationToken: cancellationToken)).Select(e => Embeddings.VectorMath.Normalize(e.Vector).ToArray()).ToList();
         var top = pool[0].Score;
         var picked = new List<int>();
         var remaining = Enumerable.Range(0, pool.Count).ToList();
