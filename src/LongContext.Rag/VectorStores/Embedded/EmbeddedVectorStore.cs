@@ -286,7 +286,7 @@ public sealed class EmbeddedVectorStore : IVectorStore, IDisposable
     }
 
     /// <summary>A term in more than this share of all chunks (and more than CommonTermFloor of them) is too common to search for.</summary>
-    private const double CommonTermShare = 0.05;
+    private const double CommonTermShare = 0.02;
 
     private const long CommonTermFloor = 500;
 
