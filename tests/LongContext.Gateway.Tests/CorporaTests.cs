@@ -179,6 +179,10 @@ public sealed class CorporaTests(GatewayFixture fixture)
         var decision = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
         Assert.Equal("rag", (string?)decision["route"]);
         Assert.True((bool)decision["request"]!["retrieval_available"]!);
+        var corpus = decision["corpus"]!;
+        Assert.Equal(id, (string?)corpus["id"]);
+        Assert.Equal("facts.txt", (string?)corpus["retrieved"]![0]!["document"]);
+        Assert.InRange((double)corpus["rag_key_depth"]!, 0, 0.2);
         var rag = decision["candidates"]!.AsArray().Single(c => (string?)c!["id"] == "rag:gpt-test")!;
         Assert.Contains(rag["basis"]!.AsArray(), b => ((string?)b)!.Contains("tokens of retrieved chunks", StringComparison.Ordinal));
         var hybrid = decision["candidates"]!.AsArray().First(c => (string?)c!["route"] == "hybrid")!;

@@ -22,6 +22,7 @@ internal sealed record RouteDecisionView(
     [property: JsonPropertyName("budget_remaining_usd")] decimal? BudgetRemainingUsd,
     [property: JsonPropertyName("forced_route_honoured")] bool ForcedRouteHonoured,
     [property: JsonPropertyName("request")] RoutingRequestView Request,
+    [property: JsonPropertyName("corpus")] CorpusUseView? Corpus,
     [property: JsonPropertyName("candidates")] IReadOnlyList<CandidateView> Candidates,
     [property: JsonPropertyName("counterfactual_costs_usd")] IReadOnlyDictionary<string, decimal> CounterfactualCostsUsd)
 {
@@ -47,6 +48,9 @@ internal sealed record RouteDecisionView(
             d.BudgetRemainingUsd,
             d.ForcedRouteHonoured,
             new RoutingRequestView(r.QuestionTokens, r.ContextTokens, r.ExpectedOutputTokens, r.ForcedRoute is { } f ? RouteNames.Of(f) : null, r.CountsApproximate, r.RetrievalAvailable),
+            plan.Corpus is { } c
+                ? new CorpusUseView(c.Corpus.Id, c.Corpus.TokenCount, c.Corpus.ChunkCount, [.. c.Hits.Select(h => new RetrievedView(h.Chunk.DocumentName, h.Chunk.Ordinal, Math.Round(h.Score, 6), h.DenseRank, h.KeywordRank))], c.RagPromptTokens, Math.Round(c.RagKeyDepth, 4), Math.Round(c.LongContextKeyDepth, 6))
+                : null,
             [.. d.Candidates.Select(v => new CandidateView(
                 v.Candidate.Id,
                 RouteNames.Of(v.Candidate.Route),
@@ -84,6 +88,23 @@ internal sealed record RoutingRequestView(
     [property: JsonPropertyName("forced_route")] string? ForcedRoute,
     [property: JsonPropertyName("counts_approximate")] bool CountsApproximate,
     [property: JsonPropertyName("retrieval_available")] bool RetrievalAvailable);
+
+/// <summary>The corpus the request named and what retrieval found in it before the decision.</summary>
+internal sealed record CorpusUseView(
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("tokens")] long Tokens,
+    [property: JsonPropertyName("chunks")] int Chunks,
+    [property: JsonPropertyName("retrieved")] IReadOnlyList<RetrievedView> Retrieved,
+    [property: JsonPropertyName("rag_prompt_tokens")] long RagPromptTokens,
+    [property: JsonPropertyName("rag_key_depth")] double RagKeyDepth,
+    [property: JsonPropertyName("long_context_key_depth")] double LongContextKeyDepth);
+
+internal sealed record RetrievedView(
+    [property: JsonPropertyName("document")] string Document,
+    [property: JsonPropertyName("chunk")] int Chunk,
+    [property: JsonPropertyName("score")] double Score,
+    [property: JsonPropertyName("dense_rank")] int? DenseRank,
+    [property: JsonPropertyName("keyword_rank")] int? KeywordRank);
 
 internal sealed record CandidateView(
     [property: JsonPropertyName("id")] string Id,
