@@ -96,6 +96,9 @@ internal sealed partial class RoutedChat(
         }
 
         var chosen = decision.Chosen!;
+
+        // Built before anything is reserved: if preparing the prompt fails (an embedding service down), nothing is held.
+        var body = await UpstreamBodyAsync(request, plan, context.RequestAborted);
         var reservation = await ledger.Spend.ReserveAsync(
             new ReservationRequest(tenant.Id, chosen.WorstCaseCostUsd, routing.LimitsOf(tenant), now, routing.Settings.ReservationTimeToLive),
             context.RequestAborted);
@@ -109,7 +112,6 @@ internal sealed partial class RoutedChat(
         }
 
         var reservationId = reservation.ReservationId!.Value;
-        var body = await UpstreamBodyAsync(request, plan, context.RequestAborted);
         var upstreamHeaders = chosen.Attention is { } attention
             ? new Dictionary<string, string> { [GatewayHeaders.Attention] = attention }
             : null;
