@@ -108,6 +108,8 @@ public sealed class RoutingTests(GatewayFixture fixture)
         response.EnsureSuccessStatusCode();
         Assert.Equal("rag", response.Headers.GetValues("X-LCG-Route").Single());
         var system = (string)JsonNode.Parse(fixture.Stub.LastRequestWith($"inline-rag-{where}").Body)!["messages"]![0]!["content"]!;
+        var decisionId = response.Headers.GetValues("X-LCG-Decision-Id").Single();
+        Assert.True(Guid.TryParse(decisionId, out _));
         Assert.StartsWith("Answer the question from the sources below.", system, StringComparison.Ordinal);
         Assert.Contains("[1] ", system, StringComparison.Ordinal);
         Assert.Contains("5512", system, StringComparison.Ordinal);

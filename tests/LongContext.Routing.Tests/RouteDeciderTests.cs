@@ -17,6 +17,24 @@ public sealed class RouteDeciderTests
     };
 
     [Fact]
+    public void InlineContextToIndex_AddsEmbeddingTimeAndCostToRag_AndNothingToLongContext()
+    {
+        var rag = new RagSettings { EmbeddingPerMillion = 0.02m, IndexingTokensPerSecond = 5_000 };
+        var decider = new RouteDecider(TestCatalog.All, rag);
+        var indexed = decider.Decide(Request(100_000), new TenantPolicy(), BudgetState.Unlimited);
+        var inline = decider.Decide(Request(100_000) with { TokensToIndex = 100_000 }, new TenantPolicy(), BudgetState.Unlimited);
+
+        var (before, after) = (indexed.Candidates.First(v => v.Candidate.Route == RouteKind.Rag).Candidate, inline.Candidates.First(v => v.Candidate.Route == RouteKind.Rag).Candidate);
+        // 100,000 tokens at 5,000 tokens/s is 20 s; at $0.02 per 1M it is $0.002.
+        Assert.Equal(20.0, after.ExpectedLatencySeconds - before.ExpectedLatencySeconds, precision: 6);
+        Assert.Equal(0.002m, after.ExpectedCostUsd - before.ExpectedCostUsd);
+        Assert.Contains(after.Basis, b => b.Contains("embedded and indexed first", StringComparison.Ordinal));
+        var lc = (indexed.Candidates.First(v => v.Candidate.Route == RouteKind.LongContext).Candidate, inline.Candidates.First(v => v.Candidate.Route == RouteKind.LongContext).Candidate);
+        Assert.Equal(lc.Item1.ExpectedCostUsd, lc.Item2.ExpectedCostUsd);
+        Assert.Equal(lc.Item1.ExpectedLatencySeconds, lc.Item2.ExpectedLatencySeconds);
+    }
+
+    [Fact]
     public void TenMillionTokenCorpus_NeverGoesLongContext()
     {
         var decision = Decider.Decide(Request(10_000_000), new TenantPolicy { RecallFloor = 0.95, Objective = RouteStrategies.MaxRecallUnderCap }, BudgetState.Unlimited);

@@ -302,6 +302,9 @@ public sealed record RagConfig
 
     public double EscalationProbability { get; init; } = 0.35;
 
+    /// <summary>Tokens per second the embedding model indexes (for inline contexts indexed per request).</summary>
+    public double IndexingTokensPerSecond { get; init; } = 5_000;
+
     /// <summary>Where each number comes from, by field name (documentation kept next to the values).</summary>
     public Dictionary<string, string> Sources { get; init; } = new(StringComparer.Ordinal);
 }

@@ -59,6 +59,7 @@ internal sealed class RoutingValidator : IValidateOptions<GatewaySettings>
         Require(rag.EscalationProbability is >= 0 and <= 1, "Routing:Rag:EscalationProbability must be in [0, 1].", failures);
         Require(rag.EmbeddingPerMillion >= 0, "Routing:Rag:EmbeddingPerMillion must not be negative.", failures);
         Require(rag.RetrievalLatencySeconds >= 0, "Routing:Rag:RetrievalLatencySeconds must not be negative.", failures);
+        Require(rag.IndexingTokensPerSecond > 0, "Routing:Rag:IndexingTokensPerSecond must be positive.", failures);
     }
 
     private static void ValidateModel(string alias, ModelConfig model, GatewaySettings options, List<string> failures)

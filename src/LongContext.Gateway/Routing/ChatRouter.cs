@@ -57,6 +57,7 @@ internal sealed class ChatRouter(RoutingCatalog routing, ModelCatalog models, Re
 
         var counter = routing.CounterFor(measuredFor);
         var (question, context) = measurer.Measure(request, counter);
+        var inlineTokens = context;
         if (corpus is not null)
         {
             context += corpus.Corpus.TokenCount;
@@ -72,6 +73,7 @@ internal sealed class ChatRouter(RoutingCatalog routing, ModelCatalog models, Re
             // A named corpus is indexed; inline documents are indexed for the request if RAG wins.
             RetrievalAvailable = corpus is not null || request.Documents.Count > 0,
             RagContextTokens = corpus?.RagPromptTokens,
+            TokensToIndex = inlineTokens,
             RagKeyDepth = corpus?.RagKeyDepth,
             LongContextKeyDepth = corpus?.LongContextKeyDepth,
             ExecutableRoutes = Executable,

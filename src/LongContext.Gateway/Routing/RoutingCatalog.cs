@@ -55,6 +55,7 @@ internal sealed class RoutingCatalog
             EmbeddingPerMillion = settings.Routing.Rag.EmbeddingPerMillion,
             RetrievalLatencySeconds = settings.Routing.Rag.RetrievalLatencySeconds,
             EscalationProbability = settings.Routing.Rag.EscalationProbability,
+            IndexingTokensPerSecond = settings.Routing.Rag.IndexingTokensPerSecond,
         };
     }
 

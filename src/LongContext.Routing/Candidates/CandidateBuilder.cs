@@ -57,8 +57,9 @@ internal static class CandidateBuilder
         var keyDepth = request.RagKeyDepth ?? 0;
         var modelRecall = model.ContextRot.ExpectedRecall(prompt, keyDepth);
         var recall = rag.RetrievalRecall * modelRecall;
-        var cost = model.Prices.Cost(prompt, 0, request.ExpectedOutputTokens) + request.QuestionTokens * rag.EmbeddingPerMillion / 1_000_000m;
-        var latency = rag.RetrievalLatencySeconds + Latency(model, prompt, request.ExpectedOutputTokens, throughputFactor: 1);
+        var cost = model.Prices.Cost(prompt, 0, request.ExpectedOutputTokens) + (request.QuestionTokens + request.TokensToIndex) * rag.EmbeddingPerMillion / 1_000_000m;
+        var indexing = request.TokensToIndex / rag.IndexingTokensPerSecond;
+        var latency = rag.RetrievalLatencySeconds + indexing + Latency(model, prompt, request.ExpectedOutputTokens, throughputFactor: 1);
         return new RouteCandidate
         {
             Id = $"{RouteNames.Rag}:{model.Id}",
@@ -78,6 +79,9 @@ internal static class CandidateBuilder
                     : $"prompt {prompt:N0} tokens = question {request.QuestionTokens:N0} + top {rag.TopK} × {rag.ChunkTokens} chunk tokens (capped at context {request.ContextTokens:N0}) + {rag.PromptOverheadTokens} overhead",
                 $"recall {recall:P1} = retrieval recall@{rag.TopK} {rag.RetrievalRecall:P0} × {model.ContextRot.Name} at {prompt:N0} tokens, key chunk at depth {keyDepth:0.##} {modelRecall:P1}",
                 PriceBasis(model, prompt, cost),
+                .. request.TokensToIndex > 0
+                    ? [$"the inline context ({request.TokensToIndex:N0} tokens) is embedded and indexed first: about {indexing:0.#} s at {rag.IndexingTokensPerSecond:N0} tokens/s"]
+                    : Array.Empty<string>(),
             ],
         };
     }

@@ -18,6 +18,9 @@ public sealed record RagSettings
 
     public double RetrievalLatencySeconds { get; init; } = 0.05;
 
+    /// <summary>How fast the embedding model indexes context, for the time an inline context takes to index.</summary>
+    public double IndexingTokensPerSecond { get; init; } = 5_000;
+
     /// <summary>Hybrid: share of requests whose chunks the model declares insufficient (escalated to long context).</summary>
     public double EscalationProbability { get; init; } = 0.35;
 }

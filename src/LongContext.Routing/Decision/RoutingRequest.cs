@@ -30,6 +30,12 @@ public sealed record RoutingRequest
     /// <summary>Where the best chunk lands in the positioned whole corpus; null assumes the start.</summary>
     public double? LongContextKeyDepth { get; init; }
 
+    /// <summary>
+    /// Context tokens that must be embedded before retrieval can run (an inline context indexed for
+    /// this request only); 0 for an already indexed corpus. Adds embedding cost and time to RAG.
+    /// </summary>
+    public long TokensToIndex { get; init; }
+
     /// <summary>Routes the caller can carry out for this request; null means all. Others are listed, ruled out, and costed.</summary>
     public IReadOnlyList<RouteKind>? ExecutableRoutes { get; init; }
 
