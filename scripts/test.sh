@@ -7,6 +7,19 @@ cd "$(dirname "$0")/.."
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
+# TorchSharp's native library is patched at build time on systems with an older libstdc++
+# (build/torchsharp/fix-libtorchsharp.sh), which needs patchelf and g++.
+for tool in patchelf g++; do
+  if ! command -v "$tool" >/dev/null; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq patchelf g++ >/dev/null
+    else
+      echo "$tool is needed to build the attention kernels; install it (sudo apt-get install -y patchelf g++)" >&2
+      exit 1
+    fi
+  fi
+done
+
 # The ledger's PostgreSQL tests need a real server: start a throwaway one unless one is given.
 if [ -z "${LCG_TEST_POSTGRES:-}" ]; then
   if ! start_output="$(bash scripts/start-postgres.sh)"; then
