@@ -15,11 +15,11 @@ public sealed class BlockAttentionTests
     [InlineData(true, 20, 0)]
     public void Attend_MatchesTheFloat64Reference_WithGroupedQueryHeads(bool causal, long queryOffset, long keyOffset)
     {
-        var (q, k, v) = Inputs(batch: 2, queryHeads: 4, kvHeads: 2, lq: 5, lk: 9, d: 8);
+        var (q, k, v) = Reference.Inputs(batch: 2, queryHeads: 4, kvHeads: 2, lq: 5, lk: 9, d: 8);
         var mask = new BlockMask(causal, queryOffset, keyOffset);
 
         var (output, lse) = BlockAttention.Attend(q, k, v, mask);
-        var (expectedOut, expectedLse) = Reference(q, k, v, mask);
+        var (expectedOut, expectedLse) = Reference.Attention(q, k, v, mask);
 
         AssertClose(expectedOut, output);
         AssertClose(expectedLse, lse);
@@ -28,7 +28,7 @@ public sealed class BlockAttentionTests
     [Fact]
     public void Merge_OfKeyBlocks_EqualsAttentionOverAllKeys_EvenWhereABlockSeesNothing()
     {
-        var (q, k, v) = Inputs(batch: 1, queryHeads: 6, kvHeads: 3, lq: 6, lk: 12, d: 16);
+        var (q, k, v) = Reference.Inputs(batch: 1, queryHeads: 6, kvHeads: 3, lq: 6, lk: 12, d: 16);
         var full = BlockAttention.Attend(q, k, v, new BlockMask(Causal: true, QueryOffset: 3));
 
         // Keys 0–5 and 6–11: under the causal mask the first query rows see no key of the second block.
@@ -44,7 +44,7 @@ public sealed class BlockAttentionTests
     [Fact]
     public void RowsThatSeeNoKey_GiveZeroOutput_AndMinusInfinity_NotNaN()
     {
-        var (q, k, v) = Inputs(batch: 1, queryHeads: 2, kvHeads: 2, lq: 3, lk: 4, d: 4);
+        var (q, k, v) = Reference.Inputs(batch: 1, queryHeads: 2, kvHeads: 2, lq: 3, lk: 4, d: 4);
 
         // Queries at positions 0–2, keys at 10–13: causally none is visible.
         var (output, lse) = BlockAttention.Attend(q, k, v, new BlockMask(true, 0, 10));
@@ -59,13 +59,13 @@ public sealed class BlockAttentionTests
     [Fact]
     public void LargeLogits_StayFinite_AndMatchTheReference()
     {
-        var (q, k, v) = Inputs(batch: 1, queryHeads: 2, kvHeads: 1, lq: 4, lk: 8, d: 32, magnitude: 40);
+        var (q, k, v) = Reference.Inputs(batch: 1, queryHeads: 2, kvHeads: 1, lq: 4, lk: 8, d: 32, magnitude: 40);
 
         var whole = BlockAttention.Attend(q, k, v);
         var a = BlockAttention.Attend(q, k[.., .., ..3], v[.., .., ..3]);
         var b = BlockAttention.Attend(q, k[.., .., 3..], v[.., .., 3..]);
         var merged = BlockAttention.Merge(a.Output, a.LogSumExp, b.Output, b.LogSumExp);
-        var (expectedOut, expectedLse) = Reference(q, k, v, BlockMask.None);
+        var (expectedOut, expectedLse) = Reference.Attention(q, k, v, BlockMask.None);
 
         Assert.True(whole.LogSumExp.isfinite().all().item<bool>());
         AssertClose(expectedOut, merged.Output, relative: true);
@@ -75,81 +75,15 @@ public sealed class BlockAttentionTests
     [Fact]
     public void HalfPrecisionInputs_AccumulateInFloat32()
     {
-        var (q, k, v) = Inputs(batch: 1, queryHeads: 2, kvHeads: 2, lq: 4, lk: 64, d: 16);
+        var (q, k, v) = Reference.Inputs(batch: 1, queryHeads: 2, kvHeads: 2, lq: 4, lk: 64, d: 16);
 
         var (output, lse) = BlockAttention.Attend(q.to(ScalarType.BFloat16), k.to(ScalarType.BFloat16), v.to(ScalarType.BFloat16));
-        var (expected, _) = Reference(q.to(ScalarType.BFloat16).to(ScalarType.Float32), k.to(ScalarType.BFloat16).to(ScalarType.Float32), v.to(ScalarType.BFloat16).to(ScalarType.Float32), BlockMask.None);
+        var (expected, _) = Reference.Attention(q.to(ScalarType.BFloat16).to(ScalarType.Float32), k.to(ScalarType.BFloat16).to(ScalarType.Float32), v.to(ScalarType.BFloat16).to(ScalarType.Float32), BlockMask.None);
 
         Assert.Equal(ScalarType.BFloat16, output.dtype);
         Assert.Equal(ScalarType.Float32, lse.dtype);
         // bfloat16 keeps 8 bits of mantissa: the output is right to its own precision.
         Assert.True((output.to(ScalarType.Float64) - expected).abs().max().item<double>() < 1e-2);
-    }
-
-    private static (Tensor Q, Tensor K, Tensor V) Inputs(int batch, int queryHeads, int kvHeads, int lq, int lk, int d, double magnitude = 1)
-    {
-        // Fresh inputs every run: a bug that only shows on some values shows eventually.
-        var generator = new Generator((ulong)Random.Shared.NextInt64());
-        return (randn([batch, queryHeads, lq, d], generator: generator) * magnitude, randn([batch, kvHeads, lk, d], generator: generator) * magnitude, randn([batch, kvHeads, lk, d], generator: generator));
-    }
-
-    /// <summary>Softmax attention in float64 with explicit loops: the definition, not an optimisation of it.</summary>
-    private static (Tensor Output, Tensor LogSumExp) Reference(Tensor q, Tensor k, Tensor v, BlockMask mask)
-    {
-        var (b, hq, lq, d) = ((int)q.shape[0], (int)q.shape[1], (int)q.shape[2], (int)q.shape[3]);
-        var (hkv, lk) = ((int)k.shape[1], (int)k.shape[2]);
-        var qa = q.to(ScalarType.Float64).data<double>().ToArray();
-        var ka = k.to(ScalarType.Float64).data<double>().ToArray();
-        var va = v.to(ScalarType.Float64).data<double>().ToArray();
-        var output = new double[b * hq * lq * d];
-        var lse = new double[b * hq * lq];
-        var scale = 1 / Math.Sqrt(d);
-        for (var n = 0; n < b; n++)
-        {
-            for (var h = 0; h < hq; h++)
-            {
-                var kvh = h / (hq / hkv);
-                for (var i = 0; i < lq; i++)
-                {
-                    var scores = new double[lk];
-                    var max = double.NegativeInfinity;
-                    for (var j = 0; j < lk; j++)
-                    {
-                        var visible = !mask.Causal || mask.KeyOffset + j <= mask.QueryOffset + i;
-                        double s = 0;
-                        for (var x = 0; x < d; x++)
-                        {
-                            s += qa[((n * hq + h) * lq + i) * d + x] * ka[((n * hkv + kvh) * lk + j) * d + x];
-                        }
-
-                        scores[j] = visible ? s * scale : double.NegativeInfinity;
-                        max = Math.Max(max, scores[j]);
-                    }
-
-                    var row = (n * hq + h) * lq + i;
-                    if (double.IsNegativeInfinity(max))
-                    {
-                        lse[row] = double.NegativeInfinity;
-                        continue;
-                    }
-
-                    var sum = scores.Sum(s => Math.Exp(s - max));
-                    lse[row] = max + Math.Log(sum);
-                    for (var x = 0; x < d; x++)
-                    {
-                        double acc = 0;
-                        for (var j = 0; j < lk; j++)
-                        {
-                            acc += Math.Exp(scores[j] - lse[row]) * va[((n * hkv + kvh) * lk + j) * d + x];
-                        }
-
-                        output[row * d + x] = acc;
-                    }
-                }
-            }
-        }
-
-        return (tensor(output, [b, hq, lq, d]), tensor(lse, [b, hq, lq]));
     }
 
     private static void AssertClose(Tensor expected, Tensor actual, bool relative = false)
