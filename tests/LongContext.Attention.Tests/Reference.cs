@@ -71,4 +71,26 @@ internal static class Reference
 
         return (tensor(output, [b, hq, lq, d]), tensor(lse, [b, hq, lq]));
     }
+
+    /// <summary>Softmax attention in float64 under an explicit allowed[query, key] mask.</summary>
+    public static Tensor MaskedAttention(Tensor q, Tensor k, Tensor v, bool[,] allowed)
+    {
+        var group = q.shape[1] / k.shape[1];
+        var qd = q.to(ScalarType.Float64);
+        var kd = k.to(ScalarType.Float64).repeat_interleave(group, dim: 1);
+        var vd = v.to(ScalarType.Float64).repeat_interleave(group, dim: 1);
+        var (n, m) = (allowed.GetLength(0), allowed.GetLength(1));
+        var flat = new bool[n * m];
+        for (var i = 0; i < n; i++)
+        {
+            for (var j = 0; j < m; j++)
+            {
+                flat[i * m + j] = allowed[i, j];
+            }
+        }
+
+        var mask = tensor(flat, [n, m]);
+        var scores = matmul(qd, kd.transpose(-2, -1)) / Math.Sqrt(q.shape[3]);
+        return matmul(scores.masked_fill(mask.logical_not(), double.NegativeInfinity).softmax(-1), vd);
+    }
 }
