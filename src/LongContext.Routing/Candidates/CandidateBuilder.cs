@@ -109,9 +109,10 @@ internal static class CandidateBuilder
         };
         if (model.SelfHosted is { } selfHosted && attention is not null)
         {
-            var keptTokens = Math.Min(prompt + request.ExpectedOutputTokens, attention.KvTokenLimit ?? long.MaxValue);
+            var layout = new Memory.KvLayout(attention.ShardsKvOverGpus, attention.KvTokenLimit);
+            var keptTokens = Memory.KvMemoryPlanner.TokensKept(prompt + request.ExpectedOutputTokens, layout);
             var total = selfHosted.Kv.BytesFor(keptTokens);
-            kvPerGpu = attention.ShardsKvOverGpus ? CeilDiv(total, selfHosted.Gpus) : total;
+            kvPerGpu = Memory.KvMemoryPlanner.BytesPerDevice(selfHosted.Kv, prompt + request.ExpectedOutputTokens, selfHosted.Gpus, layout);
             kvFree = selfHosted.FreeBytesPerGpu;
             basis.Add($"KV cache {Gib(total)} = 2·{selfHosted.Kv.Layers}·{selfHosted.Kv.KvHeads}·{selfHosted.Kv.HeadDim}·{keptTokens:N0}·{selfHosted.Kv.BytesPerValue} B"
                 + (attention.ShardsKvOverGpus ? $", {Gib(kvPerGpu.Value)} on each of {selfHosted.Gpus} GPUs" : ", on one GPU")
@@ -175,8 +176,6 @@ internal static class CandidateBuilder
 
     private static double Latency(ModelProfile model, long prompt, long output, double throughputFactor) =>
         prompt / (model.PrefillTokensPerSecond * throughputFactor) + output / model.DecodeTokensPerSecond;
-
-    private static long CeilDiv(long a, long b) => (a + b - 1) / b;
 
     private static string Gib(long bytes) => $"{bytes / 1e9:0.##} GB";
 }
