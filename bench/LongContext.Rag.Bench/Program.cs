@@ -112,7 +112,7 @@ foreach (var size in sizes)
     var queryTexts = Enumerable.Range(0, 50).Select(_ => "what about " + string.Join(' ', Words(40).Split(' ').Distinct().TakeLast(4)) + "?").ToList();
     var retriever = new HybridRetriever(store, model, new RetrievalOptions { TopK = 8 });
     var embedTimes = new List<double>();
-    await model.GenerateAsync([queryTexts[0]]); // warm-up of the single-query session
+    await model.GenerateAsync([queryTexts[0]]); // warm-up
     foreach (var text in queryTexts)
     {
         var watch = Stopwatch.StartNew();
