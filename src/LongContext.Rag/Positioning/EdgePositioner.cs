@@ -12,7 +12,21 @@ public static class EdgePositioner
 {
     /// <param name="ranked">Best first.</param>
     /// <param name="tokens">Each chunk's length, to report depths by tokens rather than by count.</param>
-    public static IReadOnlyList<PositionedChunk<T>> Position<T>(IReadOnlyList<T> ranked, Func<T, int> tokens)
+    public static IReadOnlyList<PositionedChunk<T>> Position<T>(IReadOnlyList<T> ranked, Func<T, int> tokens) =>
+        Lay(AtTheEnds(ranked, []), tokens);
+
+    /// <summary>
+    /// The whole corpus for the long-context route: the <paramref name="key"/> chunks (best first)
+    /// at the two ends, every other chunk in document order in the middle.
+    /// </summary>
+    public static IReadOnlyList<PositionedChunk<T>> PositionCorpus<T>(IReadOnlyList<T> corpusInOrder, IReadOnlyList<T> key, Func<T, int> tokens, IEqualityComparer<T>? comparer = null)
+    {
+        var keySet = new HashSet<T>(key, comparer ?? EqualityComparer<T>.Default);
+        return Lay(AtTheEnds(key, [.. corpusInOrder.Where(c => !keySet.Contains(c))]), tokens);
+    }
+
+    /// <summary>Ranks 1, 3, 5, … from the front, 2, 4, 6, … from the back, the unranked (rank 0) in between.</summary>
+    private static List<(T Chunk, int Rank)> AtTheEnds<T>(IReadOnlyList<T> ranked, IReadOnlyList<T> middle)
     {
         var front = new List<(T, int)>();
         var back = new List<(T, int)>();
@@ -22,39 +36,12 @@ public static class EdgePositioner
         }
 
         back.Reverse();
-        var ordered = front.Concat(back).ToList();
-        var total = Math.Max(1, ordered.Sum(c => (long)tokens(c.Item1)));
-        var result = new List<PositionedChunk<T>>(ordered.Count);
-        long offset = 0;
-        foreach (var (chunk, rank) in ordered)
-        {
-            var length = tokens(chunk);
-            // Depth of the chunk's middle, as needle-in-a-haystack tests measure depth.
-            result.Add(new PositionedChunk<T>(chunk, rank, (offset + length / 2.0) / total));
-            offset += length;
-        }
-
-        return result;
+        return [.. front, .. middle.Select(c => (c, 0)), .. back];
     }
 
-    /// <summary>
-    /// The whole corpus for the long-context route: the <paramref name="key"/> chunks (best first)
-    /// at the two ends, every other chunk in document order in the middle.
-    /// </summary>
-    public static IReadOnlyList<PositionedChunk<T>> PositionCorpus<T>(IReadOnlyList<T> corpusInOrder, IReadOnlyList<T> key, Func<T, int> tokens, IEqualityComparer<T>? comparer = null)
+    /// <summary>Each chunk's depth: where its middle falls in the laid-out tokens, as needle-in-a-haystack tests measure depth.</summary>
+    private static List<PositionedChunk<T>> Lay<T>(List<(T Chunk, int Rank)> ordered, Func<T, int> tokens)
     {
-        comparer ??= EqualityComparer<T>.Default;
-        var keySet = new HashSet<T>(key, comparer);
-        var front = new List<(T Chunk, int Rank)>();
-        var back = new List<(T Chunk, int Rank)>();
-        for (var i = 0; i < key.Count; i++)
-        {
-            (i % 2 == 0 ? front : back).Add((key[i], i + 1));
-        }
-
-        back.Reverse();
-        var middle = corpusInOrder.Where(c => !keySet.Contains(c)).Select(c => (Chunk: c, Rank: 0));
-        var ordered = front.Concat(middle).Concat(back).ToList();
         var total = Math.Max(1, ordered.Sum(c => (long)tokens(c.Chunk)));
         var result = new List<PositionedChunk<T>>(ordered.Count);
         long offset = 0;
