@@ -107,10 +107,8 @@ public sealed class PostgresSpendLedger : ISpendLedger, IDecisionLog, IAsyncDisp
 
     public async Task RecordAsync(DecisionRecord record, CancellationToken cancellationToken = default)
     {
-        await using var command = _dataSource.CreateCommand("""
-            INSERT INTO decisions (id, tenant, created_at, outcome, status, route, candidate, model, attention, forced,
-                estimated_cost, reserved, actual_cost, expected_recall, estimated_prompt, prompt_tokens, cached_tokens,
-                completion_tokens, reservation_id, counterfactuals, explanation, detail)
+        await using var command = _dataSource.CreateCommand($"""
+            INSERT INTO decisions ({DecisionRows.Columns})
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20::jsonb, $21, $22::jsonb)
             """);
         var p = command.Parameters;
@@ -153,9 +151,7 @@ public sealed class PostgresSpendLedger : ISpendLedger, IDecisionLog, IAsyncDisp
     private async Task<IReadOnlyList<DecisionRecord>> QueryDecisionsAsync(string where, string tenantId, object second, int limit, CancellationToken cancellationToken)
     {
         await using var command = _dataSource.CreateCommand($"""
-            SELECT id, tenant, created_at, outcome, status, route, candidate, model, attention, forced,
-                estimated_cost, reserved, actual_cost, expected_recall, estimated_prompt, prompt_tokens, cached_tokens,
-                completion_tokens, reservation_id, counterfactuals::text, explanation, detail::text
+            SELECT {DecisionRows.Columns}
             FROM decisions WHERE {where} ORDER BY created_at DESC, id DESC LIMIT $3
             """);
         command.Parameters.AddWithValue(tenantId);
@@ -165,31 +161,12 @@ public sealed class PostgresSpendLedger : ISpendLedger, IDecisionLog, IAsyncDisp
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            rows.Add(new DecisionRecord
-            {
-                Id = reader.GetGuid(0),
-                TenantId = reader.GetString(1),
-                CreatedAt = reader.GetFieldValue<DateTimeOffset>(2),
-                Outcome = reader.GetString(3),
-                Status = reader.GetString(4),
-                Route = reader.IsDBNull(5) ? null : reader.GetString(5),
-                CandidateId = reader.IsDBNull(6) ? null : reader.GetString(6),
-                Model = reader.IsDBNull(7) ? null : reader.GetString(7),
-                Attention = reader.IsDBNull(8) ? null : reader.GetString(8),
-                ForcedRoute = reader.GetBoolean(9),
-                EstimatedCostUsd = reader.IsDBNull(10) ? null : Money.ToUsd(reader.GetInt64(10)),
-                ReservedUsd = reader.IsDBNull(11) ? null : Money.ToUsd(reader.GetInt64(11)),
-                ActualCostUsd = reader.IsDBNull(12) ? null : Money.ToUsd(reader.GetInt64(12)),
-                ExpectedRecall = reader.IsDBNull(13) ? null : reader.GetDouble(13),
-                EstimatedPromptTokens = reader.GetInt64(14),
-                PromptTokens = reader.IsDBNull(15) ? null : reader.GetInt64(15),
-                CachedPromptTokens = reader.IsDBNull(16) ? null : reader.GetInt64(16),
-                CompletionTokens = reader.IsDBNull(17) ? null : reader.GetInt64(17),
-                ReservationId = reader.IsDBNull(18) ? null : reader.GetGuid(18),
-                CounterfactualCostsUsd = CounterfactualJson.Read(reader.GetString(19)),
-                Explanation = reader.GetString(20),
-                DetailJson = reader.GetString(21),
-            });
+            rows.Add(DecisionRows.Read(
+                reader,
+                reader.GetGuid(0),
+                reader.GetFieldValue<DateTimeOffset>(2),
+                reader.GetBoolean(9),
+                reader.IsDBNull(18) ? null : reader.GetGuid(18)));
         }
 
         return rows;

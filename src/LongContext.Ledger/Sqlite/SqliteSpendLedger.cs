@@ -121,10 +121,8 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog
     {
         await using var connection = await OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = """
-            INSERT INTO decisions (id, tenant, created_at, outcome, status, route, candidate, model, attention, forced,
-                estimated_cost, reserved, actual_cost, expected_recall, estimated_prompt, prompt_tokens, cached_tokens,
-                completion_tokens, reservation_id, counterfactuals, explanation, detail)
+        command.CommandText = $"""
+            INSERT INTO decisions ({DecisionRows.Columns})
             VALUES ($id, $tenant, $created, $outcome, $status, $route, $candidate, $model, $attention, $forced,
                 $estimated, $reserved, $actual, $recall, $estimated_prompt, $prompt, $cached, $completion, $reservation,
                 $counterfactuals, $explanation, $detail)
@@ -169,9 +167,7 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog
         await using var connection = await OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = $"""
-            SELECT id, tenant, created_at, outcome, status, route, candidate, model, attention, forced,
-                estimated_cost, reserved, actual_cost, expected_recall, estimated_prompt, prompt_tokens, cached_tokens,
-                completion_tokens, reservation_id, counterfactuals, explanation, detail
+            SELECT {DecisionRows.Columns}
             FROM decisions WHERE {where} ORDER BY created_at DESC, id DESC LIMIT $limit
             """;
         command.Parameters.AddWithValue("$tenant", tenantId);
@@ -181,31 +177,12 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            rows.Add(new DecisionRecord
-            {
-                Id = Guid.Parse(reader.GetString(0)),
-                TenantId = reader.GetString(1),
-                CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)),
-                Outcome = reader.GetString(3),
-                Status = reader.GetString(4),
-                Route = reader.IsDBNull(5) ? null : reader.GetString(5),
-                CandidateId = reader.IsDBNull(6) ? null : reader.GetString(6),
-                Model = reader.IsDBNull(7) ? null : reader.GetString(7),
-                Attention = reader.IsDBNull(8) ? null : reader.GetString(8),
-                ForcedRoute = reader.GetInt64(9) != 0,
-                EstimatedCostUsd = reader.IsDBNull(10) ? null : Money.ToUsd(reader.GetInt64(10)),
-                ReservedUsd = reader.IsDBNull(11) ? null : Money.ToUsd(reader.GetInt64(11)),
-                ActualCostUsd = reader.IsDBNull(12) ? null : Money.ToUsd(reader.GetInt64(12)),
-                ExpectedRecall = reader.IsDBNull(13) ? null : reader.GetDouble(13),
-                EstimatedPromptTokens = reader.GetInt64(14),
-                PromptTokens = reader.IsDBNull(15) ? null : reader.GetInt64(15),
-                CachedPromptTokens = reader.IsDBNull(16) ? null : reader.GetInt64(16),
-                CompletionTokens = reader.IsDBNull(17) ? null : reader.GetInt64(17),
-                ReservationId = reader.IsDBNull(18) ? null : Guid.Parse(reader.GetString(18)),
-                CounterfactualCostsUsd = CounterfactualJson.Read(reader.GetString(19)),
-                Explanation = reader.GetString(20),
-                DetailJson = reader.GetString(21),
-            });
+            rows.Add(DecisionRows.Read(
+                reader,
+                Guid.Parse(reader.GetString(0)),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)),
+                reader.GetInt64(9) != 0,
+                reader.IsDBNull(18) ? null : Guid.Parse(reader.GetString(18))));
         }
 
         return rows;
