@@ -113,6 +113,58 @@ public sealed class EmbeddedStoreTests(MiniLmFixture model) : IAsyncLifetime
         Assert.True(overlap / queries.Count >= 0.95, $"recall@10 against exact search {overlap / queries.Count:P0}");
     }
 
+    [Fact]
+    public async Task KeywordSearch_StaysInsideItsCorpus_AndDeletingOneLeavesTheOther()
+    {
+        var first = await _store.CreateCorpusAsync("acme", "first", "o200k_base", MiniLmEmbeddingGenerator.Dimensions);
+        var second = await _store.CreateCorpusAsync("acme", "second", "o200k_base", MiniLmEmbeddingGenerator.Dimensions);
+        await Ingestor().IngestAsync("acme", first.Id, [new DocumentInput("f", null, "Invoice QX-77 was paid by the harbour office.")]);
+        await Ingestor().IngestAsync("acme", second.Id, [new DocumentInput("s", null, "Invoice ZB-12 is still open at the harbour office.")]);
+
+        Assert.Contains("QX-77", Assert.Single(await _store.SearchKeywordsAsync("acme", first.Id, "QX-77 invoice", 10)).Chunk.Text, StringComparison.Ordinal);
+        Assert.Empty(await _store.SearchKeywordsAsync("acme", second.Id, "QX", 10));
+        Assert.True(await _store.DeleteCorpusAsync("acme", first.Id));
+
+        Assert.Contains("ZB-12", Assert.Single(await _store.SearchKeywordsAsync("acme", second.Id, "harbour invoice", 10)).Chunk.Text, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<KeyNotFoundException>(() => _store.SearchKeywordsAsync("acme", first.Id, "QX", 10));
+    }
+
+    [Fact]
+    public async Task StoreWithOneSharedKeywordIndex_IsMigratedToOnePerCorpus()
+    {
+        var first = await _store.CreateCorpusAsync("acme", "first", "o200k_base", MiniLmEmbeddingGenerator.Dimensions);
+        var second = await _store.CreateCorpusAsync("globex", "second", "o200k_base", MiniLmEmbeddingGenerator.Dimensions);
+        await Ingestor().IngestAsync("acme", first.Id, [new DocumentInput("f", null, "The lighthouse keeper logs code AX-1 every night.")]);
+        await Ingestor().IngestAsync("globex", second.Id, [new DocumentInput("s", null, "The lighthouse keeper logs code BY-2 every night.")]);
+        _store.Dispose();
+
+        // The earlier layout: one FTS5 table for every corpus, the corpus in an unindexed column.
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_directory, "rag.db")};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = $"""
+                DROP TABLE fts_{first.Id[3..]}_vocab; DROP TABLE fts_{first.Id[3..]}; DROP TABLE fts_{second.Id[3..]}_vocab; DROP TABLE fts_{second.Id[3..]};
+                CREATE VIRTUAL TABLE chunks_fts USING fts5 (text, corpus_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');
+                CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab (chunks_fts, 'row');
+                INSERT INTO chunks_fts (rowid, text, corpus_id) SELECT key, text, corpus_id FROM chunks;
+                """;
+            await command.ExecuteNonQueryAsync();
+        }
+
+        _store = await EmbeddedVectorStore.OpenAsync(new EmbeddedStoreOptions { Directory = _directory, ExactSearchBelow = 20 });
+
+        Assert.Contains("AX-1", Assert.Single(await _store.SearchKeywordsAsync("acme", first.Id, "lighthouse keeper", 10)).Chunk.Text, StringComparison.Ordinal);
+        Assert.Contains("BY-2", Assert.Single(await _store.SearchKeywordsAsync("globex", second.Id, "lighthouse keeper", 10)).Chunk.Text, StringComparison.Ordinal);
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_directory, "rag.db")};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('chunks_fts', 'chunks_vocab')";
+            Assert.Equal(0L, await command.ExecuteScalarAsync());
+        }
+    }
+
     /// <summary>An embedding model that breaks after some calls, as a remote one might mid-ingestion.</summary>
     private sealed class FailingAfter(IEmbeddingGenerator<string, Embedding<float>> inner, int calls) : DelegatingEmbeddingGenerator<string, Embedding<float>>(inner)
     {

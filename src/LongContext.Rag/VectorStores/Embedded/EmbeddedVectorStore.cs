@@ -22,8 +22,9 @@ public sealed record EmbeddedStoreOptions
 }
 
 /// <summary>
-/// The embedded default: one SQLite file holds corpora, documents, chunks with their vectors, and an
-/// FTS5 index for BM25. Dense search is exact over the vectors in memory for small corpora and goes
+/// The embedded default: one SQLite file holds corpora, documents, chunks with their vectors, and
+/// one contentless FTS5 index per corpus for BM25 (a search then touches only its own corpus's
+/// postings, with no per-row filter, and deleting a corpus drops its index). Dense search is exact over the vectors in memory for small corpora and goes
 /// through a persisted USearch HNSW index for large ones; the index is derived data, rebuilt from
 /// SQLite whenever its file is missing or out of date, so SQLite alone decides what a corpus holds.
 /// </summary>
@@ -32,6 +33,7 @@ public sealed class EmbeddedVectorStore : IVectorStore, IDisposable
     private readonly EmbeddedStoreOptions _options;
     private readonly string _connectionString;
     private readonly ConcurrentDictionary<string, Lazy<Task<DenseIndex>>> _indexes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, TermFrequencies> _termFrequencies = new(StringComparer.Ordinal);
 
     private EmbeddedVectorStore(EmbeddedStoreOptions options, string connectionString) => (_options, _connectionString) = (options, connectionString);
 
@@ -85,11 +87,77 @@ public sealed class EmbeddedVectorStore : IVectorStore, IDisposable
                 vector      BLOB    NOT NULL
             );
             CREATE INDEX IF NOT EXISTS ix_chunks_corpus ON chunks (corpus_id, document_id, ordinal);
-            CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (text, corpus_id UNINDEXED, tokenize = 'unicode61 remove_diacritics 2');
-            CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab (chunks_fts, 'row');
             """;
         await command.ExecuteNonQueryAsync(cancellationToken);
+        await MigrateSharedKeywordIndexAsync(connection, cancellationToken);
         return store;
+    }
+
+    /// <summary>
+    /// Stores written before keyword indexes were kept per corpus hold one FTS5 table for all of
+    /// them; each corpus gets its own index from its chunks, and the shared one is dropped, in one
+    /// transaction.
+    /// </summary>
+    private static async Task MigrateSharedKeywordIndexAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var exists = connection.CreateCommand();
+        exists.Transaction = transaction;
+        exists.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE name = 'chunks_fts'";
+        if ((long)(await exists.ExecuteScalarAsync(cancellationToken))! == 0)
+        {
+            return;
+        }
+
+        var corpora = new List<string>();
+        await using (var list = connection.CreateCommand())
+        {
+            list.Transaction = transaction;
+            list.CommandText = "SELECT id FROM corpora";
+            await using var reader = await list.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                corpora.Add(reader.GetString(0));
+            }
+        }
+
+        foreach (var corpusId in corpora)
+        {
+            await CreateKeywordIndexAsync(connection, transaction, corpusId, cancellationToken);
+            await using var fill = connection.CreateCommand();
+            fill.Transaction = transaction;
+            fill.CommandText = $"INSERT INTO {KeywordTable(corpusId)} (rowid, text) SELECT key, text FROM chunks WHERE corpus_id = $corpus";
+            fill.Parameters.AddWithValue("$corpus", corpusId);
+            await fill.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using var drop = connection.CreateCommand();
+        drop.Transaction = transaction;
+        drop.CommandText = "DROP TABLE IF EXISTS chunks_vocab; DROP TABLE chunks_fts;";
+        await drop.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>The corpus's FTS5 table. Corpus ids are the store's own (vs_ + hex), checked again here because they become SQL names.</summary>
+    private static string KeywordTable(string corpusId) =>
+        corpusId.Length > 3 && corpusId.StartsWith("vs_", StringComparison.Ordinal) && !corpusId.AsSpan(3).ContainsAnyExcept(LowerHex)
+            ? "fts_" + corpusId[3..]
+            : throw new ArgumentException($"'{corpusId}' is not a corpus id of this store.", nameof(corpusId));
+
+    private static readonly System.Buffers.SearchValues<char> LowerHex = System.Buffers.SearchValues.Create("0123456789abcdef");
+
+    private static string KeywordVocabulary(string corpusId) => KeywordTable(corpusId) + "_vocab";
+
+    private static async Task CreateKeywordIndexAsync(SqliteConnection connection, SqliteTransaction transaction, string corpusId, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        // Contentless: the text lives in chunks; BM25 needs only the postings and the row sizes.
+        command.CommandText = $"""
+            CREATE VIRTUAL TABLE {KeywordTable(corpusId)} USING fts5 (text, content = '', tokenize = 'unicode61 remove_diacritics 2');
+            CREATE VIRTUAL TABLE {KeywordVocabulary(corpusId)} USING fts5vocab ({KeywordTable(corpusId)}, 'row');
+            """;
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task<CorpusInfo> CreateCorpusAsync(string tenantId, string name, string tokenizer, int dimensions, CancellationToken cancellationToken = default)
@@ -97,7 +165,9 @@ public sealed class EmbeddedVectorStore : IVectorStore, IDisposable
         var id = "vs_" + Guid.CreateVersion7().ToString("N");
         var now = DateTimeOffset.UtcNow;
         await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var transaction = connection.BeginTransaction(deferred: false);
         await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
         command.CommandText = "INSERT INTO corpora (id, tenant, name, created_at, tokenizer, dimensions) VALUES ($id, $tenant, $name, $created, $tokenizer, $dimensions)";
         command.Parameters.AddWithValue("$id", id);
         command.Parameters.AddWithValue("$tenant", tenantId);
@@ -106,6 +176,8 @@ public sealed class EmbeddedVectorStore : IVectorStore, IDisposable
         command.Parameters.AddWithValue("$tokenizer", tokenizer);
         command.Parameters.AddWithValue("$dimensions", dimensions);
         await command.ExecuteNonQueryAsync(cancellationToken);
+        await CreateKeywordIndexAsync(connection, transaction, id, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
         return new CorpusInfo(id, tenantId, name, DateTimeOffset.FromUnixTimeMilliseconds(now.ToUnixTimeMilliseconds()), tokenizer, dimensions, 0, 0, 0, 0);
     }
 
@@ -128,13 +200,18 @@ public sealed class EmbeddedVectorStore : IVectorStore, IDisposable
         await using var transaction = connection.BeginTransaction(deferred: false);
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = """
-            DELETE FROM chunks_fts WHERE corpus_id = (SELECT id FROM corpora WHERE id = $id AND tenant = $tenant);
-            DELETE FROM corpora WHERE id = $id AND tenant = $tenant;
-            """;
+        command.CommandText = "DELETE FROM corpora WHERE id = $id AND tenant = $tenant";
         command.Parameters.AddWithValue("$id", corpusId);
         command.Parameters.AddWithValue("$tenant", tenantId);
         var deleted = await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+        if (deleted)
+        {
+            await using var drop = connection.CreateCommand();
+            drop.Transaction = transaction;
+            drop.CommandText = $"DROP TABLE IF EXISTS {KeywordVocabulary(corpusId)}; DROP TABLE IF EXISTS {KeywordTable(corpusId)};";
+            await drop.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         await transaction.CommitAsync(cancellationToken);
         if (deleted)
         {
@@ -160,9 +237,9 @@ public sealed class EmbeddedVectorStore : IVectorStore, IDisposable
 
             await using var chunk = connection.CreateCommand();
             chunk.Transaction = transaction;
-            chunk.CommandText = """
+            chunk.CommandText = $"""
                 INSERT INTO chunks (corpus_id, document_id, ordinal, start, end, tokens, text, vector) VALUES ($corpus, $document, $ordinal, $start, $end, $tokens, $text, $vector);
-                INSERT INTO chunks_fts (rowid, text, corpus_id) VALUES (last_insert_rowid(), $text, $corpus);
+                INSERT INTO {KeywordTable(corpusId)} (rowid, text) VALUES (last_insert_rowid(), $text);
                 """;
             var c = chunk.Parameters;
             var (cCorpus, cDocument, cOrdinal, cStart, cEnd, cTokens, cText, cVector) = (c.Add("$corpus", SqliteType.Text), c.Add("$document", SqliteType.Text), c.Add("$ordinal", SqliteType.Integer), c.Add("$start", SqliteType.Integer), c.Add("$end", SqliteType.Integer), c.Add("$tokens", SqliteType.Integer), c.Add("$text", SqliteType.Text), c.Add("$vector", SqliteType.Blob));
@@ -225,20 +302,20 @@ public sealed class EmbeddedVectorStore : IVectorStore, IDisposable
 
     public async Task<IReadOnlyList<ScoredChunk>> SearchKeywordsAsync(string tenantId, string corpusId, string query, int limit, CancellationToken cancellationToken = default)
     {
-        await RequireAsync(tenantId, corpusId, cancellationToken);
+        var corpus = await RequireAsync(tenantId, corpusId, cancellationToken);
         var terms = Retrieval.KeywordQuery.Terms(query);
-        if (terms.Count == 0)
+        if (terms.Count == 0 || corpus.ChunkCount == 0)
         {
             return [];
         }
 
         await using var connection = await OpenConnectionAsync(cancellationToken);
-        terms = await SelectiveTermsAsync(connection, terms, cancellationToken);
+        terms = await SelectiveTermsAsync(connection, corpus, terms, cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH $match AND corpus_id = $corpus ORDER BY bm25(chunks_fts) LIMIT $limit";
+        var table = KeywordTable(corpusId);
+        command.CommandText = $"SELECT rowid, bm25({table}) FROM {table} WHERE {table} MATCH $match ORDER BY bm25({table}) LIMIT $limit";
         // Each word quoted: the user's text is never read as FTS5 query syntax.
         command.Parameters.AddWithValue("$match", string.Join(" OR ", terms.Select(t => "\"" + t.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"")));
-        command.Parameters.AddWithValue("$corpus", corpusId);
         command.Parameters.AddWithValue("$limit", limit);
         var hits = new List<(long Key, double Score)>();
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
@@ -255,23 +332,36 @@ public sealed class EmbeddedVectorStore : IVectorStore, IDisposable
     }
 
     /// <summary>
-    /// FTS5 scores every row that matches any term, so a term found in a large share of all chunks
-    /// costs a scan while adding almost nothing to BM25 (its IDF is near zero). Such terms are left
-    /// out; the rarest term is always kept.
+    /// FTS5 scores every row that matches any term, so a term found in a large share of the corpus's
+    /// chunks costs a scan while adding little to BM25. Such terms are left out; the rarest term is
+    /// always kept.
     /// </summary>
-    private static async Task<IReadOnlyList<string>> SelectiveTermsAsync(SqliteConnection connection, IReadOnlyList<string> terms, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<string>> SelectiveTermsAsync(SqliteConnection connection, CorpusInfo corpus, IReadOnlyList<string> terms, CancellationToken cancellationToken)
     {
+        // fts5vocab counts a term's chunks by walking its postings, which for a common term costs
+        // milliseconds; the counts are kept per corpus until the corpus changes size (which any
+        // ingestion does, in this process or another sharing the file).
+        var known = _termFrequencies.AddOrUpdate(
+            corpus.Id,
+            _ => new TermFrequencies(corpus.ChunkCount),
+            (_, cached) => cached.ChunkCount == corpus.ChunkCount && cached.Documents.Count < TermFrequencies.Capacity ? cached : new TermFrequencies(corpus.ChunkCount));
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT term, doc, (SELECT COALESCE(SUM(chunks), 0) FROM corpora) FROM chunks_vocab WHERE term IN (SELECT value FROM json_each($terms))";
-        command.Parameters.AddWithValue("$terms", System.Text.Json.JsonSerializer.Serialize(terms, RagJsonContext.Default.IReadOnlyListString));
+        command.CommandText = $"SELECT doc FROM {KeywordVocabulary(corpus.Id)} WHERE term = $term";
+        var term = command.Parameters.Add("$term", SqliteType.Text);
         var frequencies = new List<(string Term, long Documents)>();
-        long total = 0;
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        foreach (var candidate in terms)
         {
-            while (await reader.ReadAsync(cancellationToken))
+            if (!known.Documents.TryGetValue(candidate, out var documents))
             {
-                frequencies.Add((reader.GetString(0), reader.GetInt64(1)));
-                total = reader.GetInt64(2);
+                // One lookup per term: fts5vocab answers `term = ?` from the index but scans the whole vocabulary for `term IN (...)`.
+                term.Value = candidate;
+                documents = await command.ExecuteScalarAsync(cancellationToken) as long? ?? 0;
+                known.Documents[candidate] = documents;
+            }
+
+            if (documents > 0)
+            {
+                frequencies.Add((candidate, documents));
             }
         }
 
@@ -280,12 +370,20 @@ public sealed class EmbeddedVectorStore : IVectorStore, IDisposable
             return terms;
         }
 
-        var ceiling = Math.Max(CommonTermFloor, total * CommonTermShare);
+        var ceiling = Math.Max(CommonTermFloor, corpus.ChunkCount * CommonTermShare);
         var selective = frequencies.Where(f => f.Documents <= ceiling).Select(f => f.Term).ToList();
         return selective.Count > 0 ? selective : [frequencies.MinBy(f => f.Documents).Term];
     }
 
-    /// <summary>A term in more than this share of all chunks (and more than CommonTermFloor of them) is too common to search for.</summary>
+    /// <summary>How many of a corpus's chunks hold each term, valid while the corpus has ChunkCount chunks.</summary>
+    private sealed record TermFrequencies(int ChunkCount)
+    {
+        public const int Capacity = 100_000;
+
+        public ConcurrentDictionary<string, long> Documents { get; } = new(StringComparer.Ordinal);
+    }
+
+    /// <summary>A term in more than this share of a corpus's chunks (and more than CommonTermFloor of them) is too common to search for.</summary>
     private const double CommonTermShare = 0.02;
 
     private const long CommonTermFloor = 500;
@@ -317,6 +415,7 @@ public sealed class EmbeddedVectorStore : IVectorStore, IDisposable
 
     private void Forget(string corpusId)
     {
+        _termFrequencies.TryRemove(corpusId, out _);
         if (_indexes.TryRemove(corpusId, out var stale) && stale.IsValueCreated && stale.Value.IsCompletedSuccessfully)
         {
             stale.Value.Result.Dispose();
