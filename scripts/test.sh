@@ -12,7 +12,10 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 for tool in patchelf g++; do
   if ! command -v "$tool" >/dev/null; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq patchelf g++ >/dev/null
+      # A fresh machine may have no package lists yet: fetch them when the first attempt finds nothing.
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq patchelf g++ >/dev/null 2>&1 \
+        || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq patchelf g++ >/dev/null; } \
+        || { echo "could not install patchelf and g++" >&2; exit 1; }
     else
       echo "$tool is needed to build the attention kernels; install it (sudo apt-get install -y patchelf g++)" >&2
       exit 1
@@ -54,6 +57,12 @@ for trx in "$results"/*.trx; do
   failed=$((failed + $(count failed) + $(count error) + $(count timeout) + $(count aborted)))
   skipped=$((skipped + total - executed))
 done
+
+# A project that did not build ran no tests and left no results: count the failed run itself.
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  echo "dotnet test failed (exit $status) without a failing test: a project did not build or a test host crashed; see the log above." >&2
+  failed=1
+fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
 if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then

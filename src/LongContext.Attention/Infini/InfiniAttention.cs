@@ -32,32 +32,54 @@ public sealed class InfiniAttention(int segmentLength, Tensor beta, InfiniMemory
 
     public Tensor? Normaliser => _normaliser;
 
-    /// <summary>Processes q, k, v (batch, heads, length, d) segment by segment, carrying the memory over; returns the outputs.</summary>
-    public Tensor Forward(Tensor q, Tensor k, Tensor v)
+    /// <summary>
+    /// Processes q, k, v (batch, heads, length, d) segment by segment, carrying the memory over;
+    /// returns the outputs. In a model with rotary positions, q and k are the rotated ones (local
+    /// attention) and <paramref name="memoryQueries"/> / <paramref name="memoryKeys"/> the same
+    /// projections unrotated (the memory path carries no positions); without them q and k serve both.
+    /// </summary>
+    public Tensor Forward(Tensor q, Tensor k, Tensor v, Tensor? memoryQueries = null, Tensor? memoryKeys = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(segmentLength, 1);
-        var (queryHeads, kvHeads) = (q.shape[1], k.shape[1]);
         using var scope = NewDisposeScope();
-        if (queryHeads != kvHeads)
-        {
-            k = k.repeat_interleave(queryHeads / kvHeads, dim: 1);
-            v = v.repeat_interleave(queryHeads / kvHeads, dim: 1);
-        }
-
-        var gate = beta.to(ScalarType.Float32).to(q.device).sigmoid().reshape(1, queryHeads, 1, 1);
+        var (mq, mk) = (memoryQueries ?? q, memoryKeys ?? k);
+        (k, v, mk) = (ToQueryHeads(k, q), ToQueryHeads(v, q), ToQueryHeads(mk, q));
         var outputs = new List<Tensor>();
         for (var start = 0L; start < q.shape[2]; start += segmentLength)
         {
             var size = Math.Min(segmentLength, q.shape[2] - start);
             var (qs, ks, vs) = (q.narrow(2, start, size).to(ScalarType.Float32), k.narrow(2, start, size).to(ScalarType.Float32), v.narrow(2, start, size).to(ScalarType.Float32));
             var local = BlockAttention.Attend(qs, ks, vs, new BlockMask(Causal: true)).Output;
-            var memory = _memory is null ? zeros_like(local) : Retrieve(qs, _memory, _normaliser!);
-            outputs.Add((gate * memory + (1 - gate) * local).to(q.dtype));
-            Store(ks, vs);
+            outputs.Add(Mix(Read(mq.narrow(2, start, size)), local).to(q.dtype));
+            Store(mk.narrow(2, start, size), vs);
         }
 
         return cat([.. outputs], dim: 2).MoveToOuterDisposeScope();
     }
+
+    /// <summary>What the memory returns for queries (batch, heads, length, d_k): σ(Q)M / σ(Q)z, zeros before anything was stored.</summary>
+    public Tensor Read(Tensor queries)
+    {
+        if (_memory is null)
+        {
+            return zeros([.. queries.shape[..3], queries.shape[3]], dtype: ScalarType.Float32, device: queries.device);
+        }
+
+        using var scope = NewDisposeScope();
+        return Retrieve(queries.to(ScalarType.Float32), _memory, _normaliser!).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>sigmoid(β)·memory + (1 − sigmoid(β))·local, per head.</summary>
+    public Tensor Mix(Tensor memory, Tensor local)
+    {
+        using var scope = NewDisposeScope();
+        var gate = beta.to(ScalarType.Float32).to(local.device).sigmoid().reshape(1, local.shape[1], 1, 1);
+        return (gate * memory + (1 - gate) * local.to(ScalarType.Float32)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Keys or values with fewer (grouped) heads repeated to the query heads.</summary>
+    public static Tensor ToQueryHeads(Tensor x, Tensor q) =>
+        x.shape[1] == q.shape[1] ? x.alias() : x.repeat_interleave(q.shape[1] / x.shape[1], dim: 1);
 
     /// <summary>Writes a segment's keys and values into the memory with the configured rule.</summary>
     public void Store(Tensor keys, Tensor values)

@@ -1,0 +1,278 @@
+using LongContext.Attention.Blockwise;
+using LongContext.Attention.Infini;
+using LongContext.Attention.KvCompression;
+using LongContext.Attention.Ring;
+using LongContext.Attention.Sparse;
+using LongContext.Attention.Star;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace LongContext.Backend.Model;
+
+/// <summary>
+/// A Llama-family decoder (RMSNorm, rotary positions, grouped-query attention, SwiGLU) whose
+/// attention is chosen per call: full, ring, star, infini or sparse for the prompt's prefill, then
+/// incremental decoding over the KV cache the method left (optionally compressed).
+/// </summary>
+public sealed class Decoder(DecoderWeights weights, IReadOnlyList<Device>? ringDevices = null)
+{
+    public DecoderConfig Config => weights.Config;
+
+    public DecoderWeights Weights => weights;
+
+    public Device Device => weights["model.embed_tokens.weight"].device;
+
+    public KvCache NewCache() => new(Config.Layers);
+
+    /// <summary>
+    /// Logits for every position of a batch, full causal attention, positions given per token
+    /// (batch, length) — the training path (gradients flow).
+    /// </summary>
+    public Tensor TrainingLogits(Tensor tokens, Tensor positions)
+    {
+        var h = Embed(tokens);
+        for (var i = 0; i < Config.Layers; i++)
+        {
+            var (q, k, v, mq, mk) = Project(i, h, positions);
+            using (mq)
+            using (mk)
+            {
+                var attention = F.scaled_dot_product_attention(q, InfiniAttention.ToQueryHeads(k, q), InfiniAttention.ToQueryHeads(v, q), is_casual: true);
+                h = Residual(i, h, attention);
+            }
+        }
+
+        return Head(h);
+    }
+
+    /// <summary>
+    /// Runs tokens (1, length) after what the cache holds and returns the logits of the last
+    /// position (or of every position). The first call on an empty cache is the prompt's prefill
+    /// with the chosen method; later calls decode token by token over the cache.
+    /// <paramref name="queryStart"/> (star) is where the query begins in the prompt: tokens before it
+    /// are context, encoded blockwise; tokens from it attend to everything.
+    /// </summary>
+    public Tensor Forward(Tensor tokens, KvCache cache, AttentionSettings settings, long? queryStart = null, bool allLogits = false)
+    {
+        if (cache.NextPosition > 0 && tokens.shape[1] > 1)
+        {
+            // Continuing a sequence with several tokens: one at a time, so every method keeps its decoding rule.
+            var logits = new List<Tensor>();
+            for (var t = 0; t < tokens.shape[1]; t++)
+            {
+                logits.Add(Forward(tokens.narrow(1, t, 1), cache, settings));
+            }
+
+            using var all = cat([.. logits], 1);
+            logits.ForEach(l => l.Dispose());
+            return allLogits ? all.clone() : all.narrow(1, all.shape[1] - 1, 1).clone();
+        }
+
+        using var scope = NewDisposeScope();
+        var length = tokens.shape[1];
+        var prefill = cache.NextPosition == 0;
+        var positions = arange(cache.NextPosition, cache.NextPosition + length, dtype: ScalarType.Int64, device: tokens.device);
+        var h = Embed(tokens);
+        for (var i = 0; i < Config.Layers; i++)
+        {
+            var (q, k, v, mq, mk) = Project(i, h, positions);
+            var layer = cache.Layers[i];
+            var attention = prefill
+                ? Prefill(i, layer, q, k, v, mq, mk, settings, queryStart ?? Math.Max(0, length - 1))
+                : Decode(layer, q, k, v, mq, mk, settings, cache);
+            h = Residual(i, h, attention);
+        }
+
+        if (prefill)
+        {
+            cache.PromptTokens = length;
+        }
+
+        cache.NextPosition += length;
+        var last = allLogits ? h : h.narrow(1, length - 1, 1);
+        return Head(last).MoveToOuterDisposeScope();
+    }
+
+    private Tensor Embed(Tensor tokens) =>
+        weights["model.embed_tokens.weight"].index_select(0, tokens.flatten()).view(tokens.shape[0], tokens.shape[1], Config.HiddenSize);
+
+    private (Tensor Q, Tensor K, Tensor V, Tensor MemoryQ, Tensor MemoryK) Project(int layer, Tensor h, Tensor positions)
+    {
+        var prefix = $"model.layers.{layer}.";
+        var x = RmsNorm(h, weights[prefix + "input_layernorm.weight"]);
+        var (b, t) = (h.shape[0], h.shape[1]);
+        var d = Config.HeadDimension;
+        var q = F.linear(x, weights[prefix + "self_attn.q_proj.weight"]).view(b, t, Config.Heads, d).transpose(1, 2);
+        var k = F.linear(x, weights[prefix + "self_attn.k_proj.weight"]).view(b, t, Config.KeyValueHeads, d).transpose(1, 2);
+        var v = F.linear(x, weights[prefix + "self_attn.v_proj.weight"]).view(b, t, Config.KeyValueHeads, d).transpose(1, 2);
+        return (Rope.Apply(q, positions, Config.RopeTheta), Rope.Apply(k, positions, Config.RopeTheta), v, q, k);
+    }
+
+    private Tensor Residual(int layer, Tensor h, Tensor attention)
+    {
+        var prefix = $"model.layers.{layer}.";
+        var (b, t) = (h.shape[0], h.shape[1]);
+        h = h + F.linear(attention.to(h.dtype).transpose(1, 2).reshape(b, t, Config.Heads * Config.HeadDimension), weights[prefix + "self_attn.o_proj.weight"]);
+        var x = RmsNorm(h, weights[prefix + "post_attention_layernorm.weight"]);
+        var mlp = F.silu(F.linear(x, weights[prefix + "mlp.gate_proj.weight"])) * F.linear(x, weights[prefix + "mlp.up_proj.weight"]);
+        return h + F.linear(mlp, weights[prefix + "mlp.down_proj.weight"]);
+    }
+
+    private Tensor Head(Tensor h) =>
+        F.linear(RmsNorm(h, weights["model.norm.weight"]), weights[Config.TieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"]);
+
+    private Tensor RmsNorm(Tensor x, Tensor weight)
+    {
+        var xf = x.to(ScalarType.Float32);
+        var normalised = xf * (xf.pow(2).mean([-1], keepdim: true) + Config.RmsNormEpsilon).rsqrt();
+        return normalised.to(x.dtype) * weight;
+    }
+
+    private Tensor Prefill(int index, LayerCache layer, Tensor q, Tensor k, Tensor v, Tensor mq, Tensor mk, AttentionSettings settings, long queryStart)
+    {
+        var length = q.shape[2];
+        Tensor output;
+        switch (settings.Method)
+        {
+            case AttentionMethod.Full:
+                output = F.scaled_dot_product_attention(q, InfiniAttention.ToQueryHeads(k, q), InfiniAttention.ToQueryHeads(v, q), is_casual: true);
+                break;
+            case AttentionMethod.Ring:
+                output = RingAttention.Attend(q, k, v, settings.RingRanks, causal: true, settings.RingSharding, ringDevices);
+                break;
+            case AttentionMethod.Star when queryStart > 0 && queryStart < length:
+                var context = StarAttention.EncodeContext(q.narrow(2, 0, queryStart), k.narrow(2, 0, queryStart), v.narrow(2, 0, queryStart), settings.StarBlockTokens, settings.StarAnchorTokens);
+                var blocks = new List<(Tensor, Tensor)>();
+                for (var start = 0L; start < queryStart; start += settings.StarBlockTokens)
+                {
+                    var size = Math.Min(settings.StarBlockTokens, queryStart - start);
+                    blocks.Add((k.narrow(2, start, size), v.narrow(2, start, size)));
+                }
+
+                var rest = length - queryStart;
+                var query = StarAttention.AttendQuery(q.narrow(2, queryStart, rest), blocks, k.narrow(2, queryStart, rest), v.narrow(2, queryStart, rest)).Output;
+                output = cat([context, query.to(context.dtype)], 2);
+                break;
+            case AttentionMethod.Star:
+                output = StarAttention.EncodeContext(q, k, v, settings.StarBlockTokens, settings.StarAnchorTokens);
+                break;
+            case AttentionMethod.Sparse:
+                output = SparseAttention.Attend(q, k, v, settings.SparseWindow, [.. Enumerable.Range(0, (int)Math.Min(settings.SparseGlobalTokens, length)).Select(i => (long)i)], causal: true);
+                break;
+            case AttentionMethod.Infini:
+                return PrefillInfini(index, layer, q, k, v, mq, mk, settings);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(settings), settings.Method, "Unknown attention method.");
+        }
+
+        layer.KeepPromptQueries(q.narrow(2, Math.Max(0, length - 32), Math.Min(32, length)));
+        Compress(layer, q, k, v, settings);
+        return output;
+    }
+
+    /// <summary>Evicting policies shrink the cache once, after the prompt; query-aware ones choose at every decoding step.</summary>
+    private static void Compress(LayerCache layer, Tensor q, Tensor k, Tensor v, AttentionSettings settings)
+    {
+        var budget = KvSelection.Budget(k.shape[2], settings.KvCompressionRatio);
+        IKvCompressor? evicting = settings.KvPolicy switch
+        {
+            KvPolicy.StreamingLlm => new StreamingLlm(),
+            KvPolicy.HeavyHitter => new HeavyHitterOracle(HeavyHitterOracle.Accumulate(q, k)),
+            KvPolicy.SnapKv => new SnapKv(q),
+            _ => null,
+        };
+        if (evicting is null || budget >= k.shape[2])
+        {
+            layer.Replace(k.clone(), v.clone());
+            return;
+        }
+
+        var kept = evicting.Choose(k, v, null, budget).unsqueeze(-1).expand(-1, -1, -1, k.shape[3]);
+        layer.Replace(k.gather(2, kept), v.gather(2, kept));
+    }
+
+    private Tensor PrefillInfini(int index, LayerCache layer, Tensor q, Tensor k, Tensor v, Tensor mq, Tensor mk, AttentionSettings settings)
+    {
+        var length = q.shape[2];
+        var segment = settings.InfiniSegmentTokens;
+        layer.Infini = new InfiniAttention(segment, weights[DecoderWeights.InfiniGate(index)]);
+        // Whole segments go through the memory; the last, partial one stays local, to be continued by decoding.
+        var whole = length / segment * segment;
+        var outputs = new List<Tensor>();
+        if (whole > 0)
+        {
+            outputs.Add(layer.Infini.Forward(q.narrow(2, 0, whole), k.narrow(2, 0, whole), v.narrow(2, 0, whole), mq.narrow(2, 0, whole), mk.narrow(2, 0, whole)));
+        }
+
+        var rest = length - whole;
+        if (rest > 0)
+        {
+            var (ks, vs) = (InfiniAttention.ToQueryHeads(k.narrow(2, whole, rest), q), InfiniAttention.ToQueryHeads(v.narrow(2, whole, rest), q));
+            var local = BlockAttention.Attend(q.narrow(2, whole, rest), ks, vs, new BlockMask(Causal: true)).Output;
+            outputs.Add(layer.Infini.Mix(layer.Infini.Read(mq.narrow(2, whole, rest)), local).to(q.dtype));
+            layer.Replace(k.narrow(2, whole, rest).clone(), v.narrow(2, whole, rest).clone());
+            layer.SetSegment(InfiniAttention.ToQueryHeads(mk.narrow(2, whole, rest), q).clone(), vs.clone());
+        }
+        else
+        {
+            layer.Replace(k.narrow(2, 0, 0).clone(), v.narrow(2, 0, 0).clone());
+            layer.SetSegment(null, null);
+        }
+
+        layer.SegmentStart = whole;
+        return cat([.. outputs], 2);
+    }
+
+    private static Tensor Decode(LayerCache layer, Tensor q, Tensor k, Tensor v, Tensor mq, Tensor mk, AttentionSettings settings, KvCache cache)
+    {
+        layer.Append(k, v);
+        var (keys, values) = (layer.Keys!, layer.Values!);
+        switch (settings.Method)
+        {
+            case AttentionMethod.Infini:
+                return DecodeInfini(layer, q, v, mq, mk, cache, settings);
+            case AttentionMethod.Sparse:
+                // The window of recent keys plus the global tokens (when the cache still holds them at the front).
+                var n = keys.shape[2];
+                var globals = Math.Min(settings.SparseGlobalTokens, Math.Max(0, n - settings.SparseWindow));
+                var window = Math.Min(settings.SparseWindow, n);
+                var kept = cat([arange(0, globals, dtype: ScalarType.Int64, device: q.device), arange(n - window, n, dtype: ScalarType.Int64, device: q.device)], 0);
+                return BlockAttention.Attend(q, keys.index_select(2, kept), values.index_select(2, kept)).Output;
+        }
+
+        if (settings.KvPolicy is KvPolicy.Quest or KvPolicy.TwoStage)
+        {
+            var budget = KvSelection.Budget(cache.PromptTokens, settings.KvCompressionRatio);
+            if (budget < keys.shape[2])
+            {
+                var quest = new Quest();
+                IKvCompressor chooser = settings.KvPolicy == KvPolicy.Quest ? quest : new TwoStage(new SnapKv(layer.PromptQueries!), quest);
+                return KvSelection.Attend(q, keys, values, chooser.Choose(keys, values, q, budget));
+            }
+        }
+
+        // One query over the whole cache: no mask needed, every cached key precedes it.
+        return F.scaled_dot_product_attention(q, InfiniAttention.ToQueryHeads(keys, q), InfiniAttention.ToQueryHeads(values, q));
+    }
+
+    private static Tensor DecodeInfini(LayerCache layer, Tensor q, Tensor v, Tensor mq, Tensor mk, KvCache cache, AttentionSettings settings)
+    {
+        var infini = layer.Infini!;
+        var (memoryKey, value) = (InfiniAttention.ToQueryHeads(mk, q), InfiniAttention.ToQueryHeads(v, q));
+        layer.SetSegment(
+            layer.SegmentMemoryKeys is null ? memoryKey.clone() : cat([layer.SegmentMemoryKeys, memoryKey], 2),
+            layer.SegmentValues is null ? value.clone() : cat([layer.SegmentValues, value], 2));
+        var local = BlockAttention.Attend(q, InfiniAttention.ToQueryHeads(layer.Keys!, q), InfiniAttention.ToQueryHeads(layer.Values!, q)).Output;
+        var output = infini.Mix(infini.Read(mq), local).to(q.dtype);
+        if (cache.NextPosition + 1 - layer.SegmentStart >= settings.InfiniSegmentTokens)
+        {
+            // The segment is complete: into the memory, and the local window starts afresh.
+            infini.Store(layer.SegmentMemoryKeys!, layer.SegmentValues!);
+            layer.SegmentStart = cache.NextPosition + 1;
+            layer.Replace(layer.Keys!.narrow(2, 0, 0).clone(), layer.Values!.narrow(2, 0, 0).clone());
+            layer.SetSegment(null, null);
+        }
+
+        return output;
+    }
+}
