@@ -57,6 +57,9 @@ public sealed record AttentionSettings
     /// <summary>Anchor size; null = one block.</summary>
     public int? StarAnchorTokens { get; init; }
 
+    /// <summary>When the prompt is one message, its last this-many tokens are star's query (with several messages the last message is).</summary>
+    public int StarQueryTokens { get; init; } = 64;
+
     public int InfiniSegmentTokens { get; init; } = 2048;
 
     public int SparseWindow { get; init; } = 512;
@@ -83,6 +86,7 @@ public sealed record AttentionSettings
         AtLeast(RingRanks, 1, "ring_ranks");
         AtLeast(StarBlockTokens, 1, "star_block_tokens");
         AtLeast(StarAnchorTokens ?? 1, 1, "star_anchor_tokens");
+        AtLeast(StarQueryTokens, 1, "star_query_tokens");
         AtLeast(InfiniSegmentTokens, 1, "infini_segment_tokens");
         AtLeast(SparseWindow, 1, "sparse_window");
         AtLeast(SparseGlobalTokens, 0, "sparse_global_tokens");

@@ -54,6 +54,8 @@ internal static class GatewayServices
         services.AddSingleton<Corpora.CorpusServices>();
         services.AddSingleton<Corpora.CorpusContextBuilder>();
         services.AddHostedService<GatewayStartup>();
+        services.AddSingleton<Backend.SelfHostedBackendService>();
+        services.AddHostedService(sp => sp.GetRequiredService<Backend.SelfHostedBackendService>());
         return builder;
     }
 }
