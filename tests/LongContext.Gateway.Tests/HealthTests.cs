@@ -59,7 +59,8 @@ public sealed class HealthTests(GatewayFixture fixture)
     {
         // The settings file and config/ shipped at the repository root, as copied beside the gateway binary.
         var ledger = Path.Combine(Path.GetTempPath(), $"lcg-defaults-{Guid.NewGuid():N}.db");
-        await using var app = GatewayInstance.Build(settingsPath: null, "--Ledger:SqlitePath", ledger, "--Corpora:Directory", ledger + ".corpora");
+        // The hosted backend would take port 8081; SelfHostedBackendTests runs it on a free port.
+        await using var app = GatewayInstance.Build(settingsPath: null, "--Ledger:SqlitePath", ledger, "--Corpora:Directory", ledger + ".corpora", "--Backend:Enabled", "false");
         await app.StartAsync();
         var address = app.Urls.Single();
         using var http = new HttpClient { BaseAddress = new Uri(address) };

@@ -38,6 +38,16 @@ public sealed class TokenCounterTests
     }
 
     [Fact]
+    public void ByteVocabulary_CountsUtf8Bytes()
+    {
+        var counter = TokenCounters.Shared.Get(TokenCounters.Bytes);
+
+        Assert.False(counter.IsApproximation);
+        Assert.Equal(5, counter.Count("hello"));
+        Assert.Equal(2 + 3, counter.Count("é€")); // U+00E9 is 2 bytes, U+20AC is 3
+    }
+
+    [Fact]
     public void Cache_CountsEachContentOnce()
     {
         var counting = new CountingCounter();

@@ -36,11 +36,10 @@ public sealed class TextGenerator(Decoder decoder, ITextTokenizer tokenizer)
     public async IAsyncEnumerable<GenerationUpdate> GenerateAsync(IReadOnlyList<int> prompt, long? queryStart, AttentionSettings attention, SamplingOptions sampling, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         using var cache = decoder.NewCache();
-        using var noGrad = no_grad();
         using var generator = sampling.Seed is { } seed ? new Generator((ulong)seed) : null;
         var clock = Stopwatch.StartNew();
         var input = tensor(prompt.Select(i => (long)i).ToArray(), [1, prompt.Count]).to(decoder.Device);
-        var logits = await Task.Run(() => decoder.Forward(input, cache, attention, queryStart), cancellationToken);
+        var logits = await Compute(() => decoder.Forward(input, cache, attention, queryStart), cancellationToken);
         input.Dispose();
         var prefill = clock.Elapsed;
         clock.Restart();
@@ -84,7 +83,7 @@ public sealed class TextGenerator(Decoder decoder, ITextTokenizer tokenizer)
             if (finish is null)
             {
                 using var step = tensor(new long[] { next }, [1, 1]).to(decoder.Device);
-                logits = await Task.Run(() => decoder.Forward(step, cache, attention), cancellationToken);
+                logits = await Compute(() => decoder.Forward(step, cache, attention), cancellationToken);
             }
         }
 
@@ -95,6 +94,15 @@ public sealed class TextGenerator(Decoder decoder, ITextTokenizer tokenizer)
 
         yield return new GenerationUpdate("", finish, new GenerationStats(prompt.Count, generated.Count, prefill, clock.Elapsed, cache.Bytes));
     }
+
+    /// <summary>Runs a forward pass off the request's thread, without autograd (grad mode is per thread in libtorch).</summary>
+    private static Task<Tensor> Compute(Func<Tensor> forward, CancellationToken cancellationToken) => Task.Run(
+        () =>
+        {
+            using var noGrad = no_grad();
+            return forward();
+        },
+        cancellationToken);
 
     private static int HeldBack(string text, IReadOnlyList<string> stops)
     {

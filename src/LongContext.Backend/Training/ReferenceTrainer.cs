@@ -20,8 +20,16 @@ public sealed record TrainingOptions
     /// <summary>Randomised positions are drawn from [0, PositionRange): the lengths the model should later read.</summary>
     public int PositionRange { get; init; } = 4096;
 
-    /// <summary>Share of batches trained with randomised position ids (Ruoss et al. 2023); the rest use 0, 1, 2, ….</summary>
+    /// <summary>
+    /// In the second phase (after the model has learned retrieval at the training length), the share
+    /// of batches trained with randomised position ids (Ruoss et al. 2023); the rest use 0, 1, 2, ….
+    /// From scratch, randomised positions kept the model from learning retrieval at all (0 % after
+    /// 1,650 steps at a share of 0.5), so they come second.
+    /// </summary>
     public double RandomisedPositionShare { get; init; } = 0.5;
+
+    /// <summary>Steps of the second phase; 0 = none.</summary>
+    public int SecondPhaseSteps { get; init; }
 
     /// <summary>Share of probes that are RULER magic numbers; the rest are passkeys.</summary>
     public double MagicNumberShare { get; init; } = 0.3;
@@ -30,7 +38,7 @@ public sealed record TrainingOptions
 
     public int MaxSteps { get; init; } = 4000;
 
-    public double LearningRate { get; init; } = 3e-3;
+    public double LearningRate { get; init; } = 2e-3;
 
     public int WarmupSteps { get; init; } = 100;
 
@@ -39,8 +47,8 @@ public sealed record TrainingOptions
 
     public int EvaluateEvery { get; init; } = 200;
 
-    /// <summary>Training stops once held-out passkey accuracy at the training length reaches this, twice running.</summary>
-    public double TargetAccuracy { get; init; } = 0.97;
+    /// <summary>Once held-out passkey accuracy at the training length reaches this, the second phase (if any) starts; weights below it are never kept.</summary>
+    public double TargetAccuracy { get; init; } = 0.9;
 
     public TimeSpan TimeBudget { get; init; } = TimeSpan.FromMinutes(28);
 
@@ -84,11 +92,16 @@ public sealed class ReferenceTrainer(TrainingOptions options, Action<string> log
         var trainable = weights.Parameters.Where(p => !p.Key.EndsWith(DecoderWeights.InfiniGateSuffix, StringComparison.Ordinal)).Select(p => p.Value).ToList();
         using var optimizer = optim.AdamW(trainable, options.LearningRate, weight_decay: 0.01);
         var random = new Random(options.Seed);
-        var heldOut = Enumerable.Range(0, 64).Select(i => NeedleTasks.Passkey(new Random(options.Seed + 1 + i), options.MaxLength, i / 63.0)).ToList();
+        // Held-out probes from their own generator (consecutive seeds would give .NET's Random correlated keys).
+        var heldOutRandom = new Random(options.Seed + 1);
+        var heldOut = Enumerable.Range(0, 64).Select(i => NeedleTasks.Passkey(heldOutRandom, options.MaxLength, i / 63.0)).ToList();
+        var heldOutLong = Enumerable.Range(0, 32).Select(i => NeedleTasks.Passkey(heldOutRandom, 4 * options.MaxLength, i / 31.0)).ToList();
         var tokenizer = new ByteTokenizer();
         var clock = Stopwatch.StartNew();
-        var (step, accuracy, hits) = (0, 0.0, 0);
-        while (step < options.MaxSteps && clock.Elapsed < options.TimeBudget)
+        var (step, accuracy) = (0, 0.0);
+        int? secondPhaseFrom = null;
+        (int Step, double Accuracy, double LongAccuracy, Dictionary<string, Tensor> Weights)? best = null;
+        while (step < options.MaxSteps && clock.Elapsed < options.TimeBudget && (secondPhaseFrom is null || step < secondPhaseFrom + options.SecondPhaseSteps))
         {
             step++;
             var rate = options.LearningRate * Math.Min(1, step / (double)options.WarmupSteps) * (0.1 + 0.9 * 0.5 * (1 + Math.Cos(Math.PI * step / options.MaxSteps)));
@@ -101,7 +114,7 @@ public sealed class ReferenceTrainer(TrainingOptions options, Action<string> log
             {
                 var length = random.Next(options.MinLength, options.MaxLength + 1);
                 var (tokens, answerMask) = Batch(random, tokenizer, length);
-                var positions = random.NextDouble() < options.RandomisedPositionShare ? RandomPositions(random, length) : arange(length + 1, dtype: ScalarType.Int64).expand(options.Batch, -1);
+                var positions = secondPhaseFrom is not null && random.NextDouble() < options.RandomisedPositionShare ? RandomPositions(random, length) : arange(length + 1, dtype: ScalarType.Int64).expand(options.Batch, -1);
                 var input = tokens.narrow(1, 0, tokens.shape[1] - 1);
                 var target = tokens.narrow(1, 1, tokens.shape[1] - 1);
                 var logits = decoder.TrainingLogits(input, positions.narrow(1, 0, input.shape[1]));
@@ -118,29 +131,43 @@ public sealed class ReferenceTrainer(TrainingOptions options, Action<string> log
                 }
             }
 
-            if (step % options.EvaluateEvery == 0)
+            if (step % (secondPhaseFrom is null ? options.EvaluateEvery : options.EvaluateEvery / 2) == 0)
             {
                 accuracy = PasskeyAccuracy(decoder, tokenizer, heldOut);
-                log($"step {step}: held-out passkey accuracy at {options.MaxLength} = {accuracy:P0}");
-                hits = accuracy >= options.TargetAccuracy ? hits + 1 : 0;
-                if (hits >= 2)
+                var longAccuracy = secondPhaseFrom is null && accuracy < options.TargetAccuracy ? 0 : PasskeyAccuracy(decoder, tokenizer, heldOutLong);
+                log($"step {step}: held-out passkey accuracy at {options.MaxLength} = {accuracy:P0}, at {4 * options.MaxLength} = {longAccuracy:P0}");
+
+                // Training is not monotone (accuracy at the training length fell from 100 % to 80 % late in one run):
+                // the weights kept are the best evaluated at the training length, ties going to accuracy at 4× the length.
+                if (accuracy >= options.TargetAccuracy && (best is null || accuracy > best.Value.Accuracy || (accuracy == best.Value.Accuracy && longAccuracy > best.Value.LongAccuracy)))
                 {
-                    break;
+                    best?.Weights.Values.ToList().ForEach(t => t.Dispose());
+                    best = (step, accuracy, longAccuracy, weights.Parameters.ToDictionary(p => p.Key, p => p.Value.detach().clone().DetachFromDisposeScope()));
+                }
+
+                if (accuracy >= options.TargetAccuracy && secondPhaseFrom is null && options.SecondPhaseSteps > 0)
+                {
+                    secondPhaseFrom = step;
+                    log($"step {step}: retrieval learned at the training length; second phase with randomised positions for {options.SecondPhaseSteps} steps");
                 }
             }
         }
 
-        accuracy = PasskeyAccuracy(decoder, tokenizer, heldOut);
+        var kept = best ?? (step, PasskeyAccuracy(decoder, tokenizer, heldOut), PasskeyAccuracy(decoder, tokenizer, heldOutLong), weights.Parameters.ToDictionary(p => p.Key, p => (Tensor)p.Value));
+        log($"keeping the weights of step {kept.Step}: accuracy {kept.Accuracy:P0} at {options.MaxLength}, {kept.LongAccuracy:P0} at {4 * options.MaxLength}");
         Directory.CreateDirectory(outputDirectory);
         config.Write(Path.Combine(outputDirectory, "config.json"));
-        SafeTensors.Save(Path.Combine(outputDirectory, "model.safetensors"), weights.Parameters.ToDictionary(p => p.Key, p => (Tensor)p.Value), new Dictionary<string, string>
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        SafeTensors.Save(Path.Combine(outputDirectory, "model.safetensors"), kept.Weights, new Dictionary<string, string>
         {
             ["format"] = "pt",
-            ["lcg_seed"] = options.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["lcg_steps"] = step.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["lcg_heldout_passkey_accuracy"] = accuracy.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture),
+            ["lcg_seed"] = options.Seed.ToString(invariant),
+            ["lcg_step"] = kept.Step.ToString(invariant),
+            ["lcg_steps_run"] = step.ToString(invariant),
+            ["lcg_heldout_passkey_accuracy"] = kept.Accuracy.ToString("0.000", invariant),
+            ["lcg_heldout_passkey_accuracy_4x"] = kept.LongAccuracy.ToString("0.000", invariant),
         });
-        return new Result(step, accuracy, clock.Elapsed, weights.ParameterCount);
+        return new Result(kept.Step, kept.Accuracy, clock.Elapsed, weights.ParameterCount);
     }
 
     /// <summary>Sorted distinct positions drawn from [0, PositionRange) for each row: the model sees the gaps of long sequences in short ones.</summary>

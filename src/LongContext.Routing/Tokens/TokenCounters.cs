@@ -21,18 +21,21 @@ public sealed class TokenCounters
     public const string O200kBase = "o200k_base";
     public const string Cl100kBase = "cl100k_base";
 
+    /// <summary>One token per UTF-8 byte: the vocabulary of the project's reference model.</summary>
+    public const string Bytes = "bytes";
+
     private readonly ConcurrentDictionary<string, ITokenCounter> _counters = new(StringComparer.OrdinalIgnoreCase);
 
     public static TokenCounters Shared { get; } = new();
 
     public static bool IsKnown(string? name) =>
-        string.Equals(name, O200kBase, StringComparison.OrdinalIgnoreCase) || string.Equals(name, Cl100kBase, StringComparison.OrdinalIgnoreCase);
+        string.Equals(name, O200kBase, StringComparison.OrdinalIgnoreCase) || string.Equals(name, Cl100kBase, StringComparison.OrdinalIgnoreCase) || string.Equals(name, Bytes, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The tokenizer's data ships inside its NuGet package; it is loaded once, on first use.</summary>
     public ITokenCounter Get(string? name) =>
-        IsKnown(name)
-            ? _counters.GetOrAdd(name!, static n => new TiktokenCounter(n.ToLowerInvariant()))
-            : _counters.GetOrAdd(ApproximateTokenCounter.Label(name), static _ => new ApproximateTokenCounter());
+        string.Equals(name, Bytes, StringComparison.OrdinalIgnoreCase) ? _counters.GetOrAdd(Bytes, static _ => new ByteCounter())
+        : IsKnown(name) ? _counters.GetOrAdd(name!, static n => new TiktokenCounter(n.ToLowerInvariant()))
+        : _counters.GetOrAdd(ApproximateTokenCounter.Label(name), static _ => new ApproximateTokenCounter());
 }
 
 internal sealed class TiktokenCounter(string encoding) : ITokenCounter
@@ -44,6 +47,16 @@ internal sealed class TiktokenCounter(string encoding) : ITokenCounter
     public bool IsApproximation => false;
 
     public int Count(string text) => text.Length == 0 ? 0 : _tokenizer.CountTokens(text, considerPreTokenization: true, considerNormalization: false);
+}
+
+/// <summary>Byte-level vocabularies: a token per UTF-8 byte (the model adds its begin token itself).</summary>
+internal sealed class ByteCounter : ITokenCounter
+{
+    public string Name => TokenCounters.Bytes;
+
+    public bool IsApproximation => false;
+
+    public int Count(string text) => System.Text.Encoding.UTF8.GetByteCount(text);
 }
 
 /// <summary>

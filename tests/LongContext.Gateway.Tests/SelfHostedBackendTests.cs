@@ -1,0 +1,47 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using System.Net;
+using System.Net.Sockets;
+using LongContext.Backend.Training;
+using LongContext.Gateway.Tests.Infrastructure;
+using OpenAI;
+using OpenAI.Chat;
+
+namespace LongContext.Gateway.Tests;
+
+/// <summary>The shipped default set-up end to end: the gateway hosts the backend serving the committed reference model.</summary>
+public sealed class SelfHostedBackendTests
+{
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [Fact]
+    public async Task DefaultSetUp_AnswersAPasskeyQuestion_ThroughTheGatewayAndTheHostedBackend()
+    {
+        var port = FreePort();
+        var ledger = Path.Combine(Path.GetTempPath(), $"lcg-backend-{Guid.NewGuid():N}.db");
+        await using var app = GatewayInstance.Build(
+            settingsPath: null,
+            "--Ledger:SqlitePath", ledger,
+            "--Corpora:Directory", ledger + ".corpora",
+            "--Backend:Urls", $"http://127.0.0.1:{port}",
+            "--Upstreams:self-hosted:Destinations:local:Address", $"http://127.0.0.1:{port}/v1/");
+        await app.StartAsync();
+        var client = new ChatClient("lcg-reference", new ApiKeyCredential("lcg-local-dev-key"), new OpenAIClientOptions { Endpoint = new Uri(app.Urls.Single() + "/v1"), RetryPolicy = new ClientRetryPolicy(0) });
+
+        var hits = 0;
+        for (var i = 0; i < 5; i++)
+        {
+            var probe = NeedleTasks.Passkey(new Random(Random.Shared.Next()), 400, i / 4.0);
+            var answer = (await client.CompleteChatAsync([new UserChatMessage(probe.Prompt)], new ChatCompletionOptions { MaxOutputTokenCount = 8 })).Value;
+            hits += answer.Content[0].Text.Contains(probe.Answer.Trim(), StringComparison.Ordinal) ? 1 : 0;
+            Assert.True(answer.Usage.InputTokenCount > 400);
+        }
+
+        Assert.True(hits >= 4, $"{hits} of 5 passkeys found");
+    }
+}
