@@ -48,4 +48,19 @@ public sealed class RingAttentionTests
         Assert.Single(work.Distinct());
         Assert.Equal(4, contiguous.Distinct().Count());
     }
+
+    [Theory]
+    [InlineData(37, 4, RingSharding.Zigzag)]
+    [InlineData(37, 3, RingSharding.Contiguous)]
+    [InlineData(3, 4, RingSharding.Zigzag)]
+    [InlineData(1, 8, RingSharding.Contiguous)]
+    public void Layout_CoversEveryPositionOnce_AndLeavesNoRankEmpty(long length, int ranks, RingSharding sharding)
+    {
+        var layout = RingAttention.Layout(length, ranks, sharding);
+
+        var positions = layout.SelectMany(p => p).SelectMany(p => Enumerable.Range((int)p.Start, (int)p.Length)).Order().ToList();
+        Assert.Equal(Enumerable.Range(0, (int)length), positions);
+        Assert.All(layout, pieces => Assert.NotEmpty(pieces));
+        Assert.True(layout.Length <= ranks);
+    }
 }

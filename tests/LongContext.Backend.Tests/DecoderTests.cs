@@ -157,4 +157,58 @@ public sealed class DecoderTests
         Assert.False(logits.isnan().any().item<bool>());
         Assert.Equal(65, compressed.NextPosition);
     }
+
+    [Theory]
+    [InlineData(Attention.Ring.RingSharding.Zigzag)]
+    [InlineData(Attention.Ring.RingSharding.Contiguous)]
+    public void ContextParallelPrefill_KeepsEachShardsCache_AndDecodesOverTheShards(Attention.Ring.RingSharding sharding)
+    {
+        using var weights = Sharpened(RandomWeights());
+        using var decoder = new Decoder(weights, [CPU, CPU]);
+        using var noGrad = no_grad();
+        var tokens = Tokens(41);
+        var settings = new AttentionSettings { Method = AttentionMethod.Ring, RingRanks = 4, RingSharding = sharding };
+
+        using var cache = decoder.NewCache();
+        using var last = decoder.Forward(tokens.narrow(1, 0, 33), cache, settings);
+        var whole = Prefill(decoder, tokens, new AttentionSettings());
+
+        // Each of the 4 ranks holds the keys of its own pieces (33 tokens: 8 or 9 each), none holds them all.
+        foreach (var layer in cache.Layers)
+        {
+            Assert.NotNull(layer.Shards);
+            Assert.Equal([9, 8, 8, 8], layer.Shards!.Select(s => s.Keys.shape[2]).Order().Reverse());
+            Assert.Null(layer.Keys);
+        }
+
+        Assert.True(MaxDifference(whole.narrow(1, 32, 1), last) < 1e-3, $"prefill's last logits: {MaxDifference(whole.narrow(1, 32, 1), last)}");
+        for (var t = 33; t < 41; t++)
+        {
+            using var logits = decoder.Forward(tokens.narrow(1, t, 1), cache, settings);
+            Assert.True(MaxDifference(whole.narrow(1, t, 1), logits) < 1e-3, $"position {t}: max difference {MaxDifference(whole.narrow(1, t, 1), logits)}");
+        }
+
+        Assert.Equal(8, cache.Layers[0].Keys!.shape[2]);
+    }
+
+    [Fact]
+    public void ContextParallelPrefill_WithAnEvictingPolicy_KeepsOneCompressedCache()
+    {
+        using var weights = RandomWeights();
+        using var decoder = new Decoder(weights);
+        using var noGrad = no_grad();
+        var tokens = Tokens(64);
+        var ring = new AttentionSettings { Method = AttentionMethod.Ring, RingRanks = 2, KvPolicy = KvPolicy.SnapKv, KvCompressionRatio = 4 };
+        var full = new AttentionSettings { KvPolicy = KvPolicy.SnapKv, KvCompressionRatio = 4 };
+        using var ringCache = decoder.NewCache();
+        using var fullCache = decoder.NewCache();
+
+        decoder.Forward(tokens, ringCache, ring).Dispose();
+        decoder.Forward(tokens, fullCache, full).Dispose();
+
+        // Same prompt, same policy: the same entries kept, whether the prefill was sharded or not.
+        Assert.Null(ringCache.Layers[0].Shards);
+        Assert.Equal(16, ringCache.Layers[0].Keys!.shape[2]);
+        Assert.True(MaxDifference(fullCache.Layers[1].Keys!, ringCache.Layers[1].Keys!) < 1e-4);
+    }
 }

@@ -13,9 +13,16 @@ namespace LongContext.Backend.Model;
 /// A Llama-family decoder (RMSNorm, rotary positions, grouped-query attention, SwiGLU) whose
 /// attention is chosen per call: full, ring, star, infini or sparse for the prompt's prefill, then
 /// incremental decoding over the KV cache the method left (optionally compressed).
+/// Ring prefill is context parallel: the prompt is sharded along the sequence over the ring's ranks
+/// (one per device of <paramref name="ringDevices"/>, round robin), every layer's activations stay
+/// on their shard — norms, projections and MLP local, attention by ring — and so does the KV cache.
+/// The decoder owns the copies of the weights it makes for those devices, not the weights given.
 /// </summary>
-public sealed class Decoder(DecoderWeights weights, IReadOnlyList<Device>? ringDevices = null)
+public sealed class Decoder(DecoderWeights weights, IReadOnlyList<Device>? ringDevices = null) : IDisposable
 {
+    private readonly Dictionary<string, Dictionary<string, Tensor>> _replicas = [];
+    private readonly Lock _replicasLock = new();
+
     public DecoderConfig Config => weights.Config;
 
     public DecoderWeights Weights => weights;
@@ -68,6 +75,11 @@ public sealed class Decoder(DecoderWeights weights, IReadOnlyList<Device>? ringD
             return allLogits ? all.clone() : all.narrow(1, all.shape[1] - 1, 1).clone();
         }
 
+        if (cache.NextPosition == 0 && settings.Method == AttentionMethod.Ring)
+        {
+            return PrefillContextParallel(tokens, cache, settings, allLogits);
+        }
+
         using var scope = NewDisposeScope();
         var length = tokens.shape[1];
         var prefill = cache.NextPosition == 0;
@@ -93,39 +105,162 @@ public sealed class Decoder(DecoderWeights weights, IReadOnlyList<Device>? ringD
         return Head(last).MoveToOuterDisposeScope();
     }
 
-    private Tensor Embed(Tensor tokens) =>
-        weights["model.embed_tokens.weight"].index_select(0, tokens.flatten()).view(tokens.shape[0], tokens.shape[1], Config.HiddenSize);
+    public void Dispose()
+    {
+        lock (_replicasLock)
+        {
+            foreach (var tensor in _replicas.Values.SelectMany(r => r.Values))
+            {
+                tensor.Dispose();
+            }
 
-    private (Tensor Q, Tensor K, Tensor V, Tensor MemoryQ, Tensor MemoryK) Project(int layer, Tensor h, Tensor positions)
+            _replicas.Clear();
+        }
+    }
+
+    /// <summary>The weights on <paramref name="device"/>: the parameters themselves on theirs, a copy (made once) elsewhere.</summary>
+    private Func<string, Tensor> WeightsOn(Device device)
+    {
+        if (device.type == Device.type && device.index == Device.index)
+        {
+            return name => weights[name];
+        }
+
+        lock (_replicasLock)
+        {
+            var key = device.ToString();
+            if (!_replicas.TryGetValue(key, out var replica))
+            {
+                using (no_grad())
+                {
+                    replica = weights.Parameters.ToDictionary(p => p.Key, p => p.Value.detach().to(device).DetachFromDisposeScope(), StringComparer.Ordinal);
+                }
+
+                _replicas[key] = replica;
+            }
+
+            return name => replica.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"The checkpoint has no tensor '{name}'.");
+        }
+    }
+
+    private Tensor Embed(Tensor tokens) => Embed(tokens, name => weights[name]);
+
+    private Tensor Embed(Tensor tokens, Func<string, Tensor> w) =>
+        w("model.embed_tokens.weight").index_select(0, tokens.flatten()).view(tokens.shape[0], tokens.shape[1], Config.HiddenSize);
+
+    private (Tensor Q, Tensor K, Tensor V, Tensor MemoryQ, Tensor MemoryK) Project(int layer, Tensor h, Tensor positions) =>
+        Project(layer, h, positions, name => weights[name]);
+
+    private (Tensor Q, Tensor K, Tensor V, Tensor MemoryQ, Tensor MemoryK) Project(int layer, Tensor h, Tensor positions, Func<string, Tensor> w)
     {
         var prefix = $"model.layers.{layer}.";
-        var x = RmsNorm(h, weights[prefix + "input_layernorm.weight"]);
+        var x = RmsNorm(h, w(prefix + "input_layernorm.weight"));
         var (b, t) = (h.shape[0], h.shape[1]);
         var d = Config.HeadDimension;
-        var q = F.linear(x, weights[prefix + "self_attn.q_proj.weight"]).view(b, t, Config.Heads, d).transpose(1, 2);
-        var k = F.linear(x, weights[prefix + "self_attn.k_proj.weight"]).view(b, t, Config.KeyValueHeads, d).transpose(1, 2);
-        var v = F.linear(x, weights[prefix + "self_attn.v_proj.weight"]).view(b, t, Config.KeyValueHeads, d).transpose(1, 2);
+        var q = F.linear(x, w(prefix + "self_attn.q_proj.weight")).view(b, t, Config.Heads, d).transpose(1, 2);
+        var k = F.linear(x, w(prefix + "self_attn.k_proj.weight")).view(b, t, Config.KeyValueHeads, d).transpose(1, 2);
+        var v = F.linear(x, w(prefix + "self_attn.v_proj.weight")).view(b, t, Config.KeyValueHeads, d).transpose(1, 2);
         return (Rope.Apply(q, positions, Config.RopeTheta), Rope.Apply(k, positions, Config.RopeTheta), v, q, k);
     }
 
-    private Tensor Residual(int layer, Tensor h, Tensor attention)
+    private Tensor Residual(int layer, Tensor h, Tensor attention) => Residual(layer, h, attention, name => weights[name]);
+
+    private Tensor Residual(int layer, Tensor h, Tensor attention, Func<string, Tensor> w)
     {
         var prefix = $"model.layers.{layer}.";
         var (b, t) = (h.shape[0], h.shape[1]);
-        h = h + F.linear(attention.to(h.dtype).transpose(1, 2).reshape(b, t, Config.Heads * Config.HeadDimension), weights[prefix + "self_attn.o_proj.weight"]);
-        var x = RmsNorm(h, weights[prefix + "post_attention_layernorm.weight"]);
-        var mlp = F.silu(F.linear(x, weights[prefix + "mlp.gate_proj.weight"])) * F.linear(x, weights[prefix + "mlp.up_proj.weight"]);
-        return h + F.linear(mlp, weights[prefix + "mlp.down_proj.weight"]);
+        h = h + F.linear(attention.to(h.dtype).transpose(1, 2).reshape(b, t, Config.Heads * Config.HeadDimension), w(prefix + "self_attn.o_proj.weight"));
+        var x = RmsNorm(h, w(prefix + "post_attention_layernorm.weight"));
+        var mlp = F.silu(F.linear(x, w(prefix + "mlp.gate_proj.weight"))) * F.linear(x, w(prefix + "mlp.up_proj.weight"));
+        return h + F.linear(mlp, w(prefix + "mlp.down_proj.weight"));
     }
 
-    private Tensor Head(Tensor h) =>
-        F.linear(RmsNorm(h, weights["model.norm.weight"]), weights[Config.TieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"]);
+    private Tensor Head(Tensor h) => Head(h, name => weights[name]);
+
+    private Tensor Head(Tensor h, Func<string, Tensor> w) =>
+        F.linear(RmsNorm(h, w("model.norm.weight")), w(Config.TieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"));
 
     private Tensor RmsNorm(Tensor x, Tensor weight)
     {
         var xf = x.to(ScalarType.Float32);
         var normalised = xf * (xf.pow(2).mean([-1], keepdim: true) + Config.RmsNormEpsilon).rsqrt();
         return normalised.to(x.dtype) * weight;
+    }
+
+    /// <summary>
+    /// Ring prefill with every layer sharded along the sequence: rank r holds its pieces' hidden
+    /// states on its device, computes norms, projections and MLP there, and meets the other ranks
+    /// only in ring attention. The KV cache stays sharded (gathered on the first device only when a
+    /// KV policy compresses it, which is what makes it fit one device).
+    /// </summary>
+    private Tensor PrefillContextParallel(Tensor tokens, KvCache cache, AttentionSettings settings, bool allLogits)
+    {
+        using var scope = NewDisposeScope();
+        var length = tokens.shape[1];
+        var layout = RingAttention.Layout(length, settings.RingRanks, settings.RingSharding);
+        var ranks = layout.Length;
+        var devices = Enumerable.Range(0, ranks).Select(r => ringDevices is { Count: > 0 } ? ringDevices[r % ringDevices.Count] : Device).ToArray();
+        var w = devices.Select(WeightsOn).ToArray();
+        var positions = layout.Select((pieces, r) => cat([.. pieces.Select(p => arange(p.Start, p.End, dtype: ScalarType.Int64))], 0).to(devices[r])).ToArray();
+        var hidden = positions.Select((p, r) => Embed(tokens.index_select(1, p.to(tokens.device)).to(devices[r]), w[r])).ToArray();
+        var compress = settings.KvPolicy != KvPolicy.Full;
+        for (var i = 0; i < Config.Layers; i++)
+        {
+            using var layerScope = NewDisposeScope();
+            var projected = Enumerable.Range(0, ranks).Select(r => Project(i, hidden[r], positions[r], w[r])).ToArray();
+            var outputs = RingAttention.AttendShards([.. projected.Select((p, r) => new RingShard(layout[r], p.Q, p.K, p.V))], causal: true);
+            var layer = cache.Layers[i];
+            if (compress)
+            {
+                // The policy needs the whole prompt in order; what it keeps fits the first device.
+                var (q, k, v) = (InOrder(projected.Select(p => p.Q), layout), InOrder(projected.Select(p => p.K), layout), InOrder(projected.Select(p => p.V), layout));
+                layer.KeepPromptQueries(q.narrow(2, Math.Max(0, length - 32), Math.Min(32, length)));
+                Compress(layer, q, k, v, settings);
+            }
+            else
+            {
+                layer.SetShards([.. projected.Select(p => (p.K.clone(), p.V.clone()))]);
+            }
+
+            for (var r = 0; r < ranks; r++)
+            {
+                var next = Residual(i, hidden[r], outputs[r], w[r]).MoveToOuterDisposeScope();
+                hidden[r].Dispose();
+                hidden[r] = next;
+            }
+        }
+
+        cache.PromptTokens = length;
+        cache.NextPosition = length;
+        if (allLogits)
+        {
+            return Head(InOrder(hidden, layout)).MoveToOuterDisposeScope();
+        }
+
+        // The last position sits at the end of the last piece of the rank that owns it.
+        var owner = Array.FindIndex(layout, pieces => pieces[^1].End == length);
+        var last = hidden[owner].narrow(1, hidden[owner].shape[1] - 1, 1);
+        return Head(last, w[owner]).to(Device).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The ranks' tensors (…, Σ their pieces, …) along dim −2 or 1 put back into sequence order on the first device.</summary>
+    private Tensor InOrder(IEnumerable<Tensor> perRank, IReadOnlyList<RingPiece>[] layout)
+    {
+        var parts = new List<(long Start, Tensor Part)>();
+        foreach (var (x, pieces) in perRank.Zip(layout))
+        {
+            // Hidden states are (batch, length, hidden); attention tensors (batch, heads, length, d).
+            var dim = x.dim() == 3 ? 1 : 2;
+            var offset = 0L;
+            foreach (var piece in pieces)
+            {
+                parts.Add((piece.Start, x.narrow(dim, offset, piece.Length).to(Device)));
+                offset += piece.Length;
+            }
+        }
+
+        var ordered = parts.OrderBy(p => p.Start).Select(p => p.Part).ToArray();
+        return cat(ordered, ordered[0].dim() == 3 ? 1 : 2);
     }
 
     private Tensor Prefill(int index, LayerCache layer, Tensor q, Tensor k, Tensor v, Tensor mq, Tensor mk, AttentionSettings settings, long queryStart)
@@ -136,9 +271,6 @@ public sealed class Decoder(DecoderWeights weights, IReadOnlyList<Device>? ringD
         {
             case AttentionMethod.Full:
                 output = F.scaled_dot_product_attention(q, InfiniAttention.ToQueryHeads(k, q), InfiniAttention.ToQueryHeads(v, q), is_casual: true);
-                break;
-            case AttentionMethod.Ring:
-                output = RingAttention.Attend(q, k, v, settings.RingRanks, causal: true, settings.RingSharding, ringDevices);
                 break;
             case AttentionMethod.Star when queryStart > 0 && queryStart < length:
                 var context = StarAttention.EncodeContext(q.narrow(2, 0, queryStart), k.narrow(2, 0, queryStart), v.narrow(2, 0, queryStart), settings.StarBlockTokens, settings.StarAnchorTokens);
@@ -249,6 +381,19 @@ public sealed class Decoder(DecoderWeights weights, IReadOnlyList<Device>? ringD
                 IKvCompressor chooser = settings.KvPolicy == KvPolicy.Quest ? quest : new TwoStage(new SnapKv(layer.PromptQueries!), quest);
                 return KvSelection.Attend(q, keys, values, chooser.Choose(keys, values, q, budget));
             }
+        }
+
+        if (layer.Shards is { } shards)
+        {
+            // The prompt's cache stays where prefill left it: one partial result per shard, merged by log-sum-exp.
+            var (output, lse) = BlockAttention.Attend(q, keys, values);
+            foreach (var (shardKeys, shardValues) in shards)
+            {
+                var part = BlockAttention.Attend(q.to(shardKeys.device), shardKeys, shardValues);
+                (output, lse) = BlockAttention.Merge(output, lse, part.Output.to(q.device), part.LogSumExp.to(q.device));
+            }
+
+            return output;
         }
 
         // One query over the whole cache: no mask needed, every cached key precedes it.

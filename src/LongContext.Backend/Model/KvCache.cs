@@ -36,6 +36,7 @@ internal sealed class LayerCache : IDisposable
     private Tensor? _keys;
     private Tensor? _values;
     private Tensor? _promptQueries;
+    private (Tensor Keys, Tensor Values)[]? _shards;
 
     /// <summary>(batch, KV heads, kept, d), rotary positions applied.</summary>
     public Tensor? Keys => _keys;
@@ -44,6 +45,9 @@ internal sealed class LayerCache : IDisposable
 
     /// <summary>The prompt's last queries (the observation window of SnapKV-style selection).</summary>
     public Tensor? PromptQueries => _promptQueries;
+
+    /// <summary>Context-parallel prefill: the prompt's keys and values per shard, each on its shard's device (what decoding adds goes to <see cref="Keys"/>).</summary>
+    public IReadOnlyList<(Tensor Keys, Tensor Values)>? Shards => _shards;
 
     public InfiniAttention? Infini { get; set; }
 
@@ -56,7 +60,9 @@ internal sealed class LayerCache : IDisposable
     public Tensor? SegmentValues { get; private set; }
 
     public long Bytes =>
-        new[] { _keys, _values, SegmentMemoryKeys, SegmentValues, Infini?.Memory, Infini?.Normaliser }.Sum(t => t is null ? 0 : t.numel() * t.ElementSize);
+        new[] { _keys, _values, SegmentMemoryKeys, SegmentValues, Infini?.Memory, Infini?.Normaliser }
+            .Concat((_shards ?? []).SelectMany(s => new[] { s.Keys, s.Values }))
+            .Sum(t => t is null ? 0 : t.numel() * t.ElementSize);
 
     public void Replace(Tensor keys, Tensor values)
     {
@@ -75,6 +81,12 @@ internal sealed class LayerCache : IDisposable
         }
 
         Replace(cat([_keys, keys], 2), cat([_values!, values], 2));
+    }
+
+    public void SetShards((Tensor Keys, Tensor Values)[] shards)
+    {
+        DisposeShards();
+        _shards = [.. shards.Select(s => (s.Keys.DetachFromDisposeScope(), s.Values.DetachFromDisposeScope()))];
     }
 
     public void KeepPromptQueries(Tensor queries)
@@ -99,5 +111,17 @@ internal sealed class LayerCache : IDisposable
         SegmentMemoryKeys?.Dispose();
         SegmentValues?.Dispose();
         Infini?.Dispose();
+        DisposeShards();
+    }
+
+    private void DisposeShards()
+    {
+        foreach (var (keys, values) in _shards ?? [])
+        {
+            keys.Dispose();
+            values.Dispose();
+        }
+
+        _shards = null;
     }
 }

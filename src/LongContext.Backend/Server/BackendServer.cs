@@ -68,6 +68,7 @@ public sealed class BackendModel : IDisposable
 
     public void Dispose()
     {
+        Generator.Decoder.Dispose();
         _weights.Dispose();
         Gate.Dispose();
     }
