@@ -113,6 +113,23 @@ public sealed class RouteDeciderTests
     }
 
     [Fact]
+    public void CandidateItsUpstreamRefused_IsRuledOut_AndTheNextBestChosen()
+    {
+        var policy = new TenantPolicy { RecallFloor = 0.9, MonthlyBudgetUsd = 1_000, Objective = RouteStrategies.MaxRecallUnderCap };
+        var first = Decider.Decide(Request(20_000), policy, new BudgetState(1_000, null));
+        var refused = new Dictionary<string, string> { [first.Chosen!.Id] = "kv_cache_does_not_fit: needs 9 GB, 8 GB available" };
+
+        var second = Decider.Decide(Request(20_000) with { RefusedCandidates = refused }, policy, new BudgetState(1_000, null));
+
+        Assert.NotEqual(first.Chosen.Id, second.Chosen!.Id);
+        var again = second.Candidates.Single(v => v.Candidate.Id == first.Chosen.Id);
+        Assert.False(again.Feasible);
+        Assert.Contains(again.RejectedBecause, r => r == "its upstream refused this request: kv_cache_does_not_fit: needs 9 GB, 8 GB available");
+        // Everything else is judged as before: the same candidates stay feasible.
+        Assert.Equal(first.Candidates.Count(v => v.Feasible) - 1, second.Candidates.Count(v => v.Feasible));
+    }
+
+    [Fact]
     public void ForcedRoute_HonouredWhenPolicyAllows_IgnoredWhenNot()
     {
         var allowed = Decider.Decide(Request(20_000, RouteKind.Rag), new TenantPolicy { RecallFloor = 0.9 }, BudgetState.Unlimited);

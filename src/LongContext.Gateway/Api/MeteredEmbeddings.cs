@@ -46,7 +46,7 @@ internal sealed class MeteredEmbeddings(RoutingCatalog routing, LedgerStore ledg
         var settled = false;
         try
         {
-            var outcome = await forwarder.ForwardAsync(context, model, "embeddings", request.Body, responseHeaders: headers);
+            var outcome = (await forwarder.ForwardAsync(context, model, "embeddings", request.Body, responseHeaders: headers)).Outcome;
             await meter.CompleteAsync(CancellationToken.None);
             if (outcome == ForwardOutcome.Answered && context.Response.StatusCode is >= 200 and < 300 || outcome == ForwardOutcome.ClientGone)
             {

@@ -81,18 +81,56 @@ internal sealed partial class RoutedChat(
             return error;
         }
 
+        // A candidate whose upstream refuses the request as too large for it (KV cache, context
+        // window) is ruled out and the request decided again, at most this many times; the last
+        // attempt's refusal goes to the client as the upstream gave it.
+        var refused = new Dictionary<string, string>(StringComparer.Ordinal);
+        var current = plan!;
+        while (true)
+        {
+            var (result, refusal) = await AttemptAsync(context, request, current, refused, holdBackTooLarge: refused.Count < MaxReroutes);
+            if (refusal is null)
+            {
+                return result;
+            }
+
+            refused[current.Decision.Chosen!.Id] = refusal;
+            var (next, nextError) = router.Plan(context.GetTenant(), request, current.Request.ForcedRoute, current.Budget, current.Corpus, refused);
+            if (next is null)
+            {
+                return nextError!;
+            }
+
+            current = next;
+        }
+    }
+
+    private const int MaxReroutes = 3;
+
+    /// <summary>
+    /// One decided attempt: refuse, or reserve, forward, settle and log. Returns the refusal instead
+    /// of a result when the upstream refused the request as too large and it was held back (then
+    /// the reservation is released and the attempt logged as rerouted).
+    /// </summary>
+    private async Task<(IResult Result, string? Refusal)> AttemptAsync(HttpContext context, ChatCompletionRequest request, RoutePlan plan, IReadOnlyDictionary<string, string> refused, bool holdBackTooLarge)
+    {
         var tenant = context.GetTenant();
         var now = time.GetUtcNow();
         var decisionId = Guid.CreateVersion7(now);
-        var decision = plan!.Decision;
+        var decision = plan.Decision;
         var headers = ResponseHeaders(plan, decisionId);
+        if (refused.Count > 0)
+        {
+            headers[GatewayHeaders.ReroutedFrom] = string.Join(",", refused.Keys);
+        }
+
         if (decision.Outcome != DecisionOutcome.Routed || plan.Chosen is null)
         {
             await RecordAsync(plan, decisionId, tenant, now, DecisionStatuses.Refused, reservation: null, usage: null, actual: null, note: null);
             GatewayHeaders.Apply(context.Response, headers);
-            return decision.Outcome == DecisionOutcome.OverBudget
+            return (decision.Outcome == DecisionOutcome.OverBudget
                 ? OpenAiErrors.BudgetExceeded($"The tenant's budget cannot cover this request: {decision.Explanation}{RemainingText(decision.BudgetRemainingUsd)}")
-                : OpenAiErrors.NoFeasibleRoute(decision.Explanation);
+                : OpenAiErrors.NoFeasibleRoute(decision.Explanation), null);
         }
 
         var chosen = decision.Chosen!;
@@ -108,7 +146,7 @@ internal sealed partial class RoutedChat(
             await RecordAsync(plan, decisionId, tenant, now, DecisionStatuses.Refused, reservation: null, usage: null, actual: null, note: "the reservation was refused: concurrent requests used the budget first");
             GatewayHeaders.Apply(context.Response, headers);
             var remaining = new BudgetState(reservation.MonthlyRemainingUsd, reservation.DailyRemainingUsd).Remaining;
-            return OpenAiErrors.BudgetExceeded($"The tenant's budget cannot cover this request: it may cost up to ${chosen.WorstCaseCostUsd.ToString("0.######", CultureInfo.InvariantCulture)}{RemainingText(remaining)}");
+            return (OpenAiErrors.BudgetExceeded($"The tenant's budget cannot cover this request: it may cost up to ${chosen.WorstCaseCostUsd.ToString("0.######", CultureInfo.InvariantCulture)}{RemainingText(remaining)}"), null);
         }
 
         var reservationId = reservation.ReservationId!.Value;
@@ -122,7 +160,15 @@ internal sealed partial class RoutedChat(
         var settled = false;
         try
         {
-            var outcome = await forwarder.ForwardAsync(context, plan.Chosen, "chat/completions", body, upstreamHeaders, headers);
+            var (outcome, refusal) = await forwarder.ForwardAsync(context, plan.Chosen, "chat/completions", body, upstreamHeaders, headers, holdBackTooLarge);
+            if (outcome == ForwardOutcome.RefusedAsTooLarge)
+            {
+                await ledger.Spend.ReleaseAsync(reservationId, CancellationToken.None);
+                settled = true;
+                await RecordAsync(plan, decisionId, tenant, now, DecisionStatuses.Rerouted, reservationId, usage: null, actual: null, note: $"the upstream refused it as too large ({refusal}); the reservation was released and the request routed again");
+                return (Results.Empty, refusal);
+            }
+
             await meter.CompleteAsync(CancellationToken.None).ConfigureAwait(false);
             var succeeded = outcome == ForwardOutcome.Answered && context.Response.StatusCode is >= 200 and < 300;
             var spent = succeeded || outcome is ForwardOutcome.ClientGone or ForwardOutcome.BrokenMidAnswer;
@@ -157,7 +203,7 @@ internal sealed partial class RoutedChat(
             }
         }
 
-        return Results.Empty;
+        return (Results.Empty, null);
     }
 
     private decimal ActualCost(string model, UpstreamUsage usage) =>
@@ -167,7 +213,8 @@ internal sealed partial class RoutedChat(
     private async Task<JsonObject> UpstreamBodyAsync(ChatCompletionRequest request, RoutePlan plan, CancellationToken cancellationToken)
     {
         var model = plan.Chosen!;
-        var body = request.Body;
+        // A copy per attempt: a request routed again starts from what the client sent.
+        var body = request.Body.DeepClone().AsObject();
         body.Remove(ChatCompletionRequest.ExtensionField);
         var route = plan.Decision.Chosen!.Route;
         var context = (plan.Corpus, route) switch

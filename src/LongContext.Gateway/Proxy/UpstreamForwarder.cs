@@ -11,13 +11,20 @@ namespace LongContext.Gateway.Proxy;
 /// </summary>
 internal sealed partial class UpstreamForwarder(IHttpForwarder forwarder, ILogger<UpstreamForwarder> logger)
 {
-    public async Task<ForwardOutcome> ForwardAsync(
+    /// <summary>
+    /// Forwards <paramref name="body"/> and streams the answer to the client. With
+    /// <paramref name="holdBackTooLarge"/> an upstream's refusal of the request as too large for it
+    /// (<see cref="TooLargeRefusal"/>) is not sent on: the result says so and the response is left
+    /// untouched, for the caller to route the request elsewhere.
+    /// </summary>
+    public async Task<ForwardResult> ForwardAsync(
         HttpContext context,
         ResolvedModel model,
         string relativePath,
         JsonObject body,
         IReadOnlyDictionary<string, string>? upstreamHeaders = null,
-        IReadOnlyDictionary<string, string>? responseHeaders = null)
+        IReadOnlyDictionary<string, string>? responseHeaders = null,
+        bool holdBackTooLarge = false)
     {
         body["model"] = model.UpstreamModel;
         ReplaceRequestBody(context.Request, body);
@@ -25,19 +32,27 @@ internal sealed partial class UpstreamForwarder(IHttpForwarder forwarder, ILogge
         var cluster = model.Cluster;
         var destination = cluster.NextDestination();
         var headers = model.UpstreamHeaders.Concat(upstreamHeaders ?? GatewayHeaders.None).ToDictionary(h => h.Key, h => h.Value, StringComparer.OrdinalIgnoreCase);
-        var transformer = new UpstreamRequestTransformer(relativePath, cluster.ApiKey, headers, responseHeaders);
+        var transformer = new UpstreamRequestTransformer(relativePath, cluster.ApiKey, headers, responseHeaders, holdBackTooLarge);
         var error = await forwarder.SendAsync(context, destination.Address, cluster.Invoker, cluster.RequestConfig, transformer);
+        if (error == ForwarderError.None && transformer.TooLarge is { } refusal)
+        {
+            LogTooLarge(logger, relativePath, model.Alias, cluster.Name, refusal);
+            context.Response.StatusCode = StatusCodes.Status200OK;
+            context.Response.Headers.Clear();
+            return new(ForwardOutcome.RefusedAsTooLarge, refusal);
+        }
+
         if (error == ForwarderError.None)
         {
             LogForwarded(logger, relativePath, model.Alias, cluster.Name, destination.Name, context.Response.StatusCode);
-            return ForwardOutcome.Answered;
+            return new(ForwardOutcome.Answered);
         }
 
         var exception = context.GetForwarderErrorFeature()?.Exception;
         if (error is ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled or ForwarderError.UpgradeRequestCanceled)
         {
             LogClientGone(logger, relativePath, cluster.Name, error);
-            return ForwardOutcome.ClientGone;
+            return new(ForwardOutcome.ClientGone);
         }
 
         LogUpstreamFailed(logger, relativePath, cluster.Name, destination.Name, error, exception?.Message);
@@ -45,7 +60,7 @@ internal sealed partial class UpstreamForwarder(IHttpForwarder forwarder, ILogge
         {
             // Part of the answer is already with the client: the only honest signal left is an aborted stream.
             context.Abort();
-            return ForwardOutcome.BrokenMidAnswer;
+            return new(ForwardOutcome.BrokenMidAnswer);
         }
 
         context.Response.Headers.Clear();
@@ -54,7 +69,7 @@ internal sealed partial class UpstreamForwarder(IHttpForwarder forwarder, ILogge
             ? OpenAiErrors.UpstreamTimeout(cluster.Name)
             : OpenAiErrors.UpstreamUnavailable(cluster.Name);
         await result.ExecuteAsync(context);
-        return ForwardOutcome.Unreachable;
+        return new(ForwardOutcome.Unreachable);
     }
 
     /// <summary>YARP streams the incoming body; give it the gateway's body instead (YARP's documented way to change a body).</summary>
@@ -77,12 +92,18 @@ internal sealed partial class UpstreamForwarder(IHttpForwarder forwarder, ILogge
     [LoggerMessage(Level = LogLevel.Debug, Message = "Forwarded {Path} for model {Model} to {Upstream}/{Destination}: {StatusCode}")]
     private static partial void LogForwarded(ILogger logger, string path, string model, string upstream, string destination, int statusCode);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Path} for model {Model} was refused by {Upstream} as too large for it ({Refusal}); routing elsewhere")]
+    private static partial void LogTooLarge(ILogger logger, string path, string model, string upstream, string refusal);
+
     [LoggerMessage(Level = LogLevel.Debug, Message = "Client went away during {Path} to {Upstream}: {Error}")]
     private static partial void LogClientGone(ILogger logger, string path, string upstream, ForwarderError error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Forwarding {Path} to {Upstream}/{Destination} failed: {Error} ({Reason})")]
     private static partial void LogUpstreamFailed(ILogger logger, string path, string upstream, string destination, ForwarderError error, string? reason);
 }
+
+/// <summary>How a forwarded request ended, and the upstream's refusal when it was held back.</summary>
+internal readonly record struct ForwardResult(ForwardOutcome Outcome, string? Refusal = null);
 
 /// <summary>How a forwarded request ended, for settling its spend.</summary>
 internal enum ForwardOutcome
@@ -98,4 +119,7 @@ internal enum ForwardOutcome
 
     /// <summary>The client went away.</summary>
     ClientGone,
+
+    /// <summary>The upstream refused the request as too large for it; nothing was sent to the client.</summary>
+    RefusedAsTooLarge,
 }

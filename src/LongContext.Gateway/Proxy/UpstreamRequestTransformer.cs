@@ -12,7 +12,8 @@ internal sealed class UpstreamRequestTransformer(
     string relativePath,
     string? upstreamApiKey,
     IReadOnlyDictionary<string, string>? upstreamHeaders = null,
-    IReadOnlyDictionary<string, string>? responseHeaders = null) : HttpTransformer
+    IReadOnlyDictionary<string, string>? responseHeaders = null,
+    bool holdBackTooLarge = false) : HttpTransformer
 {
     private static readonly string[] ClientOnlyHeaders = ["Authorization", "OpenAI-Organization", "OpenAI-Project", "Cookie"];
 
@@ -45,8 +46,18 @@ internal sealed class UpstreamRequestTransformer(
         proxyRequest.RequestUri = new Uri(destinationPrefix + relativePath, UriKind.Absolute);
     }
 
+    /// <summary>Set when the upstream refused the request as too large for it and the refusal was held back from the client.</summary>
+    public string? TooLarge { get; private set; }
+
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
     {
+        if (holdBackTooLarge && proxyResponse is not null && await TooLargeRefusal.ReadAsync(proxyResponse, cancellationToken) is { } refusal)
+        {
+            // Nothing of this answer reaches the client (no headers, no body): the gateway routes the request elsewhere.
+            TooLarge = refusal;
+            return false;
+        }
+
         var proceed = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
         GatewayHeaders.Apply(httpContext.Response, responseHeaders);
         return proceed;
@@ -69,6 +80,9 @@ internal static class GatewayHeaders
 
     /// <summary>Sent to the self-hosted backend: the attention method routing chose.</summary>
     public const string Attention = "X-LCG-Attention";
+
+    /// <summary>The candidates whose upstreams refused the request as too large before the one that answered, comma-separated.</summary>
+    public const string ReroutedFrom = "X-LCG-Rerouted-From";
 
     public static IReadOnlyDictionary<string, string> None { get; } = new Dictionary<string, string>();
 

@@ -14,6 +14,9 @@ internal sealed record RoutePlan(RouteDecision Decision, RoutingRequest Request,
 {
     /// <summary>The corpus the request named, with what retrieval found; null for inline context.</summary>
     public Corpora.CorpusContext? Corpus { get; init; }
+
+    /// <summary>The tenant's budget the decision was made against.</summary>
+    public BudgetState Budget { get; init; } = BudgetState.Unlimited;
 }
 
 /// <summary>
@@ -29,7 +32,17 @@ internal sealed class ChatRouter(RoutingCatalog routing, ModelCatalog models, Re
     public ITokenCounter CounterFor(Tenant tenant, ChatCompletionRequest request) =>
         routing.CounterFor(routing.IsAuto(request.Model) ? null : models.Find(tenant, request.Model)?.Alias);
 
-    public (RoutePlan? Plan, OpenAiErrorResult? Error) Plan(Tenant tenant, ChatCompletionRequest request, RouteKind? forced, BudgetState budget, Corpora.CorpusContext? corpus = null)
+    /// <summary>
+    /// Decides the request's route. <paramref name="refused"/> names candidates already tried whose
+    /// upstreams refused the request as too large, with their reasons: they are ruled out.
+    /// </summary>
+    public (RoutePlan? Plan, OpenAiErrorResult? Error) Plan(
+        Tenant tenant,
+        ChatCompletionRequest request,
+        RouteKind? forced,
+        BudgetState budget,
+        Corpora.CorpusContext? corpus = null,
+        IReadOnlyDictionary<string, string>? refused = null)
     {
         List<ModelProfile> profiles;
         string? measuredFor;
@@ -77,11 +90,12 @@ internal sealed class ChatRouter(RoutingCatalog routing, ModelCatalog models, Re
             RagKeyDepth = corpus?.RagKeyDepth,
             LongContextKeyDepth = corpus?.LongContextKeyDepth,
             ExecutableRoutes = Executable,
+            RefusedCandidates = refused,
             CountsApproximate = counter.IsApproximation || profiles.Any(p => !string.Equals(p.Tokenizer, counter.Name, StringComparison.OrdinalIgnoreCase)),
         };
 
         var decision = new RouteDecider(profiles, routing.Rag).Decide(routingRequest, routing.PolicyOf(tenant), budget);
         var chosen = decision.Chosen is { } candidate ? models.Find(tenant, candidate.Model) : null;
-        return (new RoutePlan(decision, routingRequest, chosen) { Corpus = corpus }, null);
+        return (new RoutePlan(decision, routingRequest, chosen) { Corpus = corpus, Budget = budget }, null);
     }
 }

@@ -28,6 +28,9 @@ public static class DecisionStatuses
 
     /// <summary>The client went away mid-answer; the reservation was committed as spent.</summary>
     public const string Cancelled = "cancelled";
+
+    /// <summary>The upstream refused the request as too large for it (KV cache, context window); the reservation was released and the request decided again under a new decision.</summary>
+    public const string Rerouted = "rerouted";
 }
 
 public sealed record DecisionRecord

@@ -39,6 +39,13 @@ public sealed record RoutingRequest
     /// <summary>Routes the caller can carry out for this request; null means all. Others are listed, ruled out, and costed.</summary>
     public IReadOnlyList<RouteKind>? ExecutableRoutes { get; init; }
 
+    /// <summary>
+    /// Candidates already tried for this request whose upstream refused it as too large for it (its
+    /// KV cache or context window), by candidate id, with the upstream's reason: ruled out, so the
+    /// decision moves to the next feasible candidate.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? RefusedCandidates { get; init; }
+
     /// <summary>True when some count came from the declared approximation instead of the model's tokenizer.</summary>
     public bool CountsApproximate { get; init; }
 }

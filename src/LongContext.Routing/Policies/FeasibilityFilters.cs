@@ -23,6 +23,7 @@ internal static class FeasibilityFilters
     [
         new ForcedRouteFilter(),
         new ModelAvailabilityFilter(),
+        new UpstreamRefusalFilter(),
         new RetrievalFilter(),
         new ExecutableRouteFilter(),
         new AllowedRouteFilter(),
@@ -54,6 +55,16 @@ internal sealed class ModelAvailabilityFilter : IFeasibilityFilter
             : candidate.EscalationModel is { } escalation && context.UnavailableModels.TryGetValue(escalation, out why)
                 ? $"model {escalation} is unavailable: {why}"
                 : null;
+}
+
+internal sealed class UpstreamRefusalFilter : IFeasibilityFilter
+{
+    public string Name => nameof(UpstreamRefusalFilter);
+
+    public string? Reject(RouteCandidate candidate, FilterContext context) =>
+        context.Request.RefusedCandidates is { } refused && refused.TryGetValue(candidate.Id, out var why)
+            ? $"its upstream refused this request: {why}"
+            : null;
 }
 
 internal sealed class RetrievalFilter : IFeasibilityFilter

@@ -16,6 +16,7 @@ namespace LongContext.Gateway.Tests.Infrastructure;
 /// <list type="bullet">
 /// <item>model <c>hang</c>: never answers (until the caller gives up);</item>
 /// <item>model <c>rate-limited</c>: answers 429 in OpenAI's error shape;</item>
+/// <item>model <c>too-large</c>: refuses every request as the self-hosted backend does when the KV cache would not fit (400 <c>kv_cache_does_not_fit</c>);</item>
 /// <item>message <c>gate:NAME</c> with stream: sends one chunk, then waits for <see cref="Release"/>;</item>
 /// <item>message containing <c>usage:P,C,K</c>: reports P prompt tokens, C completion tokens, K of the prompt cached
 /// (otherwise 7 prompt, 3 completion).</item>
@@ -94,6 +95,13 @@ internal sealed class StubUpstream : IAsyncDisposable
         {
             context.Response.StatusCode = (int)HttpStatusCode.TooManyRequests;
             await context.Response.WriteAsJsonAsync(new { error = new { message = "Slow down.", type = "rate_limit_error", param = (string?)null, code = "rate_limit_exceeded" } });
+            return;
+        }
+
+        if (model == "too-large")
+        {
+            context.Response.StatusCode = (int)HttpStatusCode.BadRequest;
+            await context.Response.WriteAsJsonAsync(new { error = new { message = "The KV cache for 9000 tokens needs 9,216,000 bytes per device; 1,000,000 are available.", type = "invalid_request_error", param = "messages", code = "kv_cache_does_not_fit" } });
             return;
         }
 
