@@ -36,6 +36,42 @@ public sealed class CheckpointTests : IDisposable
     }
 
     [Fact]
+    public void SentencePieceTokenizerModel_IsLoadedWithTheCheckpoint_AndRoundTripsText()
+    {
+        // Letters and digits one by one, then merges by priority ("▁" marks a word start).
+        string[] vocabulary = ["▁", .. "Thepaskyi12345.".Distinct().Select(c => c.ToString()), "▁T", "he", "▁p", "as", "▁pas", "ss", "▁pass", "▁k", "ey", "▁key", "▁i", "is", "▁is", "▁1", "23", "▁123", "45", "▁12345", "▁The"];
+        var config = DecoderTests.RandomWeights().Config with { VocabularySize = 3 + 256 + vocabulary.Length };
+        using var weights = DecoderWeights.Initialise(config, Random.Shared.NextInt64());
+        Checkpoint.Save(_directory, weights);
+        SentencePieceModels.Write(Path.Combine(_directory, "tokenizer.model"), vocabulary);
+
+        var (loaded, tokenizer) = Checkpoint.Load(_directory, CPU);
+        using (loaded)
+        {
+            var ids = tokenizer.Encode("The pass key is 12345.");
+            string Piece(string p) => (3 + 256 + Array.IndexOf(vocabulary, p)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            string[] expected = ["▁The", "▁pass", "▁key", "▁is", "▁12345", "."];
+            Assert.Equal(string.Join(",", expected.Select(Piece)), string.Join(",", ids));
+            Assert.Equal("The pass key is 12345.", tokenizer.Decode(ids));
+
+            // Characters outside the vocabulary fall back to their UTF-8 bytes and come back whole.
+            var unseen = tokenizer.Encode("Zé 7");
+            Assert.Contains(3 + 'Z', unseen);
+            Assert.Contains(3 + 0xC3, unseen);
+            Assert.Equal("Zé 7", tokenizer.Decode(unseen));
+            Assert.Equal(SentencePieceModels.Begin, tokenizer.BeginId);
+            Assert.Equal([SentencePieceModels.End], tokenizer.EndIds);
+
+            // And the model runs on those ids.
+            using var noGrad = no_grad();
+            using var decoder = new Decoder(loaded);
+            using var cache = decoder.NewCache();
+            using var logits = decoder.Forward(tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Count]), cache, new AttentionSettings());
+            Assert.Equal(config.VocabularySize, logits.shape[^1]);
+        }
+    }
+
+    [Fact]
     public void HalfPrecisionTensors_AreReadAsFloat()
     {
         // A file written by hand in the format's F16 and BF16: 1.5 and -2 in each.
