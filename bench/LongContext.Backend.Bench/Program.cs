@@ -4,6 +4,8 @@
 //   speed     — prefill time and decode tokens/s per method and length.
 // Run in Release:
 //   dotnet run -c Release --project bench/LongContext.Backend.Bench -- accuracy [--model models/lcg-reference] [--lengths 512,1024] [--probes 4] [--jsonl FILE]
+//       [--methods full,sparse+log,full+se16] [--se-window 256] [--infini-segment 512]
+//       (+log: log-length scaling of attention logits; +seG: Self-Extend with group G)
 //   dotnet run -c Release --project bench/LongContext.Backend.Bench -- speed [--lengths 1024,4096]
 using System.Globalization;
 using LongContext.Backend.Checkpoints;
@@ -28,9 +30,28 @@ var methods = new (string Name, AttentionSettings Settings)[]
     ("full", new AttentionSettings()),
     ("ring4", new AttentionSettings { Method = AttentionMethod.Ring, RingRanks = 4 }),
     ("star", new AttentionSettings { Method = AttentionMethod.Star, StarBlockTokens = 512 }),
-    ("infini", new AttentionSettings { Method = AttentionMethod.Infini, InfiniSegmentTokens = 512 }),
+    ("infini", new AttentionSettings { Method = AttentionMethod.Infini, InfiniSegmentTokens = int.Parse(Option("--infini-segment", "512"), CultureInfo.InvariantCulture) }),
     ("sparse", new AttentionSettings { Method = AttentionMethod.Sparse, SparseWindow = 512, SparseGlobalTokens = 4 }),
 };
+if (Option("--methods", "") is { Length: > 0 } only)
+{
+    // e.g. --methods full,full+log,full+se16: "+log" adds log-length scaling of the attention logits,
+    // "+seG" Self-Extend with group G (window --se-window, default 256).
+    var window = int.Parse(Option("--se-window", "256"), CultureInfo.InvariantCulture);
+    methods = [.. only.Split(',').Select(name =>
+    {
+        var parts = name.Split('+');
+        var settings = methods.Single(m => m.Name == parts[0]).Settings;
+        foreach (var modifier in parts.Skip(1))
+        {
+            settings = modifier == "log"
+                ? settings with { LogLengthScaling = true }
+                : settings with { SelfExtendGroup = int.Parse(modifier.AsSpan(2), CultureInfo.InvariantCulture), SelfExtendWindow = window };
+        }
+
+        return (name, settings);
+    })];
+}
 Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {device.type}; model {modelDirectory} ({weights.ParameterCount:N0} parameters, trained at {weights.Config.TrainingLength} bytes); {DateTime.UtcNow:yyyy-MM-dd}");
 
 if (mode == "speed")

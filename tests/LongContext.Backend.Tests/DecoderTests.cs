@@ -211,4 +211,28 @@ public sealed class DecoderTests
         Assert.Equal(16, ringCache.Layers[0].Keys!.shape[2]);
         Assert.True(MaxDifference(fullCache.Layers[1].Keys!, ringCache.Layers[1].Keys!) < 1e-4);
     }
+
+    [Fact]
+    public void SelfExtend_DecodingContinuesItsPrefill_AndAWideWindowIsFullAttention()
+    {
+        using var weights = Sharpened(RandomWeights());
+        using var decoder = new Decoder(weights);
+        using var noGrad = no_grad();
+        var tokens = Tokens(40);
+        var settings = new AttentionSettings { SelfExtendGroup = 3, SelfExtendWindow = 6 };
+
+        var whole = Prefill(decoder, tokens, settings);
+        using var cache = decoder.NewCache();
+        decoder.Forward(tokens.narrow(1, 0, 25), cache, settings).Dispose();
+        for (var t = 25; t < 40; t++)
+        {
+            using var logits = decoder.Forward(tokens.narrow(1, t, 1), cache, settings);
+            Assert.True(MaxDifference(whole.narrow(1, t, 1), logits) < 1e-3, $"position {t}: max difference {MaxDifference(whole.narrow(1, t, 1), logits)}");
+        }
+
+        var full = Prefill(decoder, tokens, new AttentionSettings());
+        var wide = Prefill(decoder, tokens, settings with { SelfExtendWindow = 40 });
+        Assert.True(MaxDifference(full, wide) < 1e-3, $"window over the whole sequence: {MaxDifference(full, wide)}");
+        Assert.True(MaxDifference(full, whole) > 1e-3, "grouped positions should change the logits");
+    }
 }

@@ -67,6 +67,21 @@ public sealed record AttentionSettings
     /// <summary>The first this-many tokens are global: they see and are seen by every token.</summary>
     public int SparseGlobalTokens { get; init; } = 4;
 
+    /// <summary>
+    /// Scale each query past the model's training length by ln(position+1)/ln(training length)
+    /// (needs <c>lcg_training_length</c> in config.json; ignored without it).
+    /// </summary>
+    public bool LogLengthScaling { get; init; }
+
+    /// <summary>
+    /// Self-Extend's group size G for full attention: keys farther than <see cref="SelfExtendWindow"/>
+    /// are seen at positions divided by G, so a model reads about G times its training length. 1 = off.
+    /// </summary>
+    public int SelfExtendGroup { get; init; } = 1;
+
+    /// <summary>Self-Extend's neighbour window W: the nearest W keys keep their true positions.</summary>
+    public int SelfExtendWindow { get; init; } = 256;
+
     public KvPolicy KvPolicy { get; init; } = KvPolicy.Full;
 
     /// <summary>The KV cache keeps 1/ratio of the prompt's entries (at least one).</summary>
@@ -91,6 +106,13 @@ public sealed record AttentionSettings
         AtLeast(SparseWindow, 1, "sparse_window");
         AtLeast(SparseGlobalTokens, 0, "sparse_global_tokens");
         AtLeast(KvCompressionRatio, 1, "kv_compression_ratio");
+        AtLeast(SelfExtendGroup, 1, "self_extend_group");
+        AtLeast(SelfExtendWindow, 1, "self_extend_window");
+        if (SelfExtendGroup > 1 && (Method != AttentionMethod.Full || KvPolicy != KvPolicy.Full))
+        {
+            throw new ArgumentException("self_extend_group applies to method full with kv_policy full.", "self_extend_group");
+        }
+
         return this;
     }
 }

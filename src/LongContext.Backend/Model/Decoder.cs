@@ -1,4 +1,5 @@
 using LongContext.Attention.Blockwise;
+using LongContext.Attention.Extend;
 using LongContext.Attention.Infini;
 using LongContext.Attention.KvCompression;
 using LongContext.Attention.Ring;
@@ -32,10 +33,11 @@ public sealed class Decoder(DecoderWeights weights, IReadOnlyList<Device>? ringD
     public KvCache NewCache() => new(Config.Layers);
 
     /// <summary>
-    /// Logits for every position of a batch, full causal attention, positions given per token
-    /// (batch, length) — the training path (gradients flow).
+    /// Logits for every position of a batch, full causal attention (or infini-attention with
+    /// segments of <paramref name="infiniSegmentTokens"/>), positions given per token (batch,
+    /// length) — the training path (gradients flow).
     /// </summary>
-    public Tensor TrainingLogits(Tensor tokens, Tensor positions)
+    public Tensor TrainingLogits(Tensor tokens, Tensor positions, int? infiniSegmentTokens = null)
     {
         var h = Embed(tokens);
         for (var i = 0; i < Config.Layers; i++)
@@ -44,7 +46,18 @@ public sealed class Decoder(DecoderWeights weights, IReadOnlyList<Device>? ringD
             using (mq)
             using (mk)
             {
-                var attention = F.scaled_dot_product_attention(q, InfiniAttention.ToQueryHeads(k, q), InfiniAttention.ToQueryHeads(v, q), is_casual: true);
+                Tensor attention;
+                if (infiniSegmentTokens is { } segment)
+                {
+                    // Infini-attention end to end: gradients reach the memory path and the gate.
+                    using var infini = new InfiniAttention(segment, weights[DecoderWeights.InfiniGate(i)]);
+                    attention = infini.Forward(q, k, v, mq, mk);
+                }
+                else
+                {
+                    attention = F.scaled_dot_product_attention(q, InfiniAttention.ToQueryHeads(k, q), InfiniAttention.ToQueryHeads(v, q), is_casual: true);
+                }
+
                 h = Residual(i, h, attention);
             }
         }
@@ -88,6 +101,7 @@ public sealed class Decoder(DecoderWeights weights, IReadOnlyList<Device>? ringD
         for (var i = 0; i < Config.Layers; i++)
         {
             var (q, k, v, mq, mk) = Project(i, h, positions);
+            q = LengthScaled(q, positions, settings);
             var layer = cache.Layers[i];
             var attention = prefill
                 ? Prefill(i, layer, q, k, v, mq, mk, settings, queryStart ?? Math.Max(0, length - 1))
@@ -163,6 +177,22 @@ public sealed class Decoder(DecoderWeights weights, IReadOnlyList<Device>? ringD
         return (Rope.Apply(q, positions, Config.RopeTheta), Rope.Apply(k, positions, Config.RopeTheta), v, q, k);
     }
 
+    /// <summary>
+    /// Log-length scaling of attention logits: past the training length L a query at position p is
+    /// multiplied by ln(p+1)/ln(L), so its softmax stays as sharp over more keys as it was over L
+    /// (at or below L the factor is 1 and the model is unchanged).
+    /// </summary>
+    private Tensor LengthScaled(Tensor q, Tensor positions, AttentionSettings settings)
+    {
+        if (!settings.LogLengthScaling || Config.TrainingLength is not { } trained || trained < 2)
+        {
+            return q;
+        }
+
+        var factor = ((positions.to(ScalarType.Float32, q.device) + 1).log() / Math.Log(trained)).clamp_min(1);
+        return q * factor.view(1, 1, -1, 1).to(q.dtype);
+    }
+
     private Tensor Residual(int layer, Tensor h, Tensor attention) => Residual(layer, h, attention, name => weights[name]);
 
     private Tensor Residual(int layer, Tensor h, Tensor attention, Func<string, Tensor> w)
@@ -207,7 +237,7 @@ public sealed class Decoder(DecoderWeights weights, IReadOnlyList<Device>? ringD
         for (var i = 0; i < Config.Layers; i++)
         {
             using var layerScope = NewDisposeScope();
-            var projected = Enumerable.Range(0, ranks).Select(r => Project(i, hidden[r], positions[r], w[r])).ToArray();
+            var projected = Enumerable.Range(0, ranks).Select(r => Project(i, hidden[r], positions[r], w[r])).Select((p, r) => p with { Q = LengthScaled(p.Q, positions[r], settings) }).ToArray();
             var outputs = RingAttention.AttendShards([.. projected.Select((p, r) => new RingShard(layout[r], p.Q, p.K, p.V))], causal: true);
             var layer = cache.Layers[i];
             if (compress)
@@ -269,6 +299,9 @@ public sealed class Decoder(DecoderWeights weights, IReadOnlyList<Device>? ringD
         Tensor output;
         switch (settings.Method)
         {
+            case AttentionMethod.Full when settings.SelfExtendGroup > 1:
+                output = SelfExtend(layer, q, k, v, mq, mk, 0, settings);
+                break;
             case AttentionMethod.Full:
                 output = F.scaled_dot_product_attention(q, InfiniAttention.ToQueryHeads(k, q), InfiniAttention.ToQueryHeads(v, q), is_casual: true);
                 break;
@@ -300,6 +333,20 @@ public sealed class Decoder(DecoderWeights weights, IReadOnlyList<Device>? ringD
         layer.KeepPromptQueries(q.narrow(2, Math.Max(0, length - 32), Math.Min(32, length)));
         Compress(layer, q, k, v, settings);
         return output;
+    }
+
+    /// <summary>
+    /// Self-Extend over everything cached so far: the new tokens' keys are rotated once more at their
+    /// grouped positions and kept, the queries rotated at theirs; near keys scored at true positions,
+    /// far ones at grouped positions.
+    /// </summary>
+    private Tensor SelfExtend(LayerCache layer, Tensor q, Tensor keys, Tensor values, Tensor mq, Tensor mk, long firstPosition, AttentionSettings settings)
+    {
+        var (group, window) = (settings.SelfExtendGroup, settings.SelfExtendWindow);
+        var positions = arange(firstPosition, firstPosition + q.shape[2], dtype: ScalarType.Int64, device: q.device);
+        layer.AppendGroupedKeys(Rope.Apply(mk, SelfExtendAttention.GroupedKeyPositions(positions, group), Config.RopeTheta));
+        var groupedQ = Rope.Apply(mq, SelfExtendAttention.GroupedQueryPositions(positions, group, window), Config.RopeTheta);
+        return SelfExtendAttention.Attend(q, keys, groupedQ, layer.GroupedKeys!, values, window, firstPosition);
     }
 
     /// <summary>Evicting policies shrink the cache once, after the prompt; query-aware ones choose at every decoding step.</summary>
@@ -355,12 +402,14 @@ public sealed class Decoder(DecoderWeights weights, IReadOnlyList<Device>? ringD
         return cat([.. outputs], 2);
     }
 
-    private static Tensor Decode(LayerCache layer, Tensor q, Tensor k, Tensor v, Tensor mq, Tensor mk, AttentionSettings settings, KvCache cache)
+    private Tensor Decode(LayerCache layer, Tensor q, Tensor k, Tensor v, Tensor mq, Tensor mk, AttentionSettings settings, KvCache cache)
     {
         layer.Append(k, v);
         var (keys, values) = (layer.Keys!, layer.Values!);
         switch (settings.Method)
         {
+            case AttentionMethod.Full when settings.SelfExtendGroup > 1:
+                return SelfExtend(layer, q, keys, values, mq, mk, cache.NextPosition, settings);
             case AttentionMethod.Infini:
                 return DecodeInfini(layer, q, v, mq, mk, cache, settings);
             case AttentionMethod.Sparse:

@@ -49,6 +49,9 @@ internal sealed class LayerCache : IDisposable
     /// <summary>Context-parallel prefill: the prompt's keys and values per shard, each on its shard's device (what decoding adds goes to <see cref="Keys"/>).</summary>
     public IReadOnlyList<(Tensor Keys, Tensor Values)>? Shards => _shards;
 
+    /// <summary>Self-Extend: the keys rotated at their grouped positions, alongside <see cref="Keys"/>.</summary>
+    public Tensor? GroupedKeys { get; private set; }
+
     public InfiniAttention? Infini { get; set; }
 
     /// <summary>Infini: where the current (not yet stored) segment starts.</summary>
@@ -60,7 +63,7 @@ internal sealed class LayerCache : IDisposable
     public Tensor? SegmentValues { get; private set; }
 
     public long Bytes =>
-        new[] { _keys, _values, SegmentMemoryKeys, SegmentValues, Infini?.Memory, Infini?.Normaliser }
+        new[] { _keys, _values, GroupedKeys, SegmentMemoryKeys, SegmentValues, Infini?.Memory, Infini?.Normaliser }
             .Concat((_shards ?? []).SelectMany(s => new[] { s.Keys, s.Values }))
             .Sum(t => t is null ? 0 : t.numel() * t.ElementSize);
 
@@ -81,6 +84,13 @@ internal sealed class LayerCache : IDisposable
         }
 
         Replace(cat([_keys, keys], 2), cat([_values!, values], 2));
+    }
+
+    public void AppendGroupedKeys(Tensor keys)
+    {
+        var old = GroupedKeys;
+        GroupedKeys = (old is null ? keys.clone() : cat([old, keys], 2)).DetachFromDisposeScope();
+        old?.Dispose();
     }
 
     public void SetShards((Tensor Keys, Tensor Values)[] shards)
@@ -108,6 +118,7 @@ internal sealed class LayerCache : IDisposable
         _keys?.Dispose();
         _values?.Dispose();
         _promptQueries?.Dispose();
+        GroupedKeys?.Dispose();
         SegmentMemoryKeys?.Dispose();
         SegmentValues?.Dispose();
         Infini?.Dispose();

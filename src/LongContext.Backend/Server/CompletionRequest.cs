@@ -166,7 +166,10 @@ internal sealed record CompletionRequest(
                 "sparse_global_tokens" => settings with { SparseGlobalTokens = Int(property.Value, name) },
                 "kv_policy" => settings with { KvPolicy = Policy(property.Value.GetString() ?? "", name) },
                 "kv_compression_ratio" => settings with { KvCompressionRatio = property.Value.ValueKind == JsonValueKind.Number ? property.Value.GetDouble() : throw Invalid($"{name} must be a number.", name) },
-                _ => throw Invalid($"{name} is not an attention parameter (method, ring_ranks, ring_sharding, star_block_tokens, star_anchor_tokens, star_query_tokens, infini_segment_tokens, sparse_window, sparse_global_tokens, kv_policy, kv_compression_ratio).", name),
+                "self_extend_group" => settings with { SelfExtendGroup = Int(property.Value, name) },
+                "self_extend_window" => settings with { SelfExtendWindow = Int(property.Value, name) },
+                "log_length_scaling" => settings with { LogLengthScaling = property.Value.ValueKind is JsonValueKind.True or JsonValueKind.False ? property.Value.GetBoolean() : throw Invalid($"{name} must be true or false.", name) },
+                _ => throw Invalid($"{name} is not an attention parameter (method, ring_ranks, ring_sharding, star_block_tokens, star_anchor_tokens, star_query_tokens, infini_segment_tokens, sparse_window, sparse_global_tokens, kv_policy, kv_compression_ratio, self_extend_group, self_extend_window, log_length_scaling).", name),
             };
         }
 

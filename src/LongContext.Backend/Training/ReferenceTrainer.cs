@@ -53,6 +53,15 @@ public sealed record TrainingOptions
     public TimeSpan TimeBudget { get; init; } = TimeSpan.FromMinutes(28);
 
     public int Threads { get; init; } = Math.Min(Environment.ProcessorCount, 2);
+
+    /// <summary>A checkpoint folder to continue from instead of fresh weights (fine-tuning).</summary>
+    public string? InitialCheckpoint { get; init; }
+
+    /// <summary>
+    /// Train through infini-attention with segments of this many tokens (memory path and gate
+    /// trained, needles in earlier segments reachable only through the memory); null = full attention.
+    /// </summary>
+    public int? InfiniSegmentTokens { get; init; }
 }
 
 /// <summary>
@@ -87,9 +96,14 @@ public sealed class ReferenceTrainer(TrainingOptions options, Action<string> log
         set_num_threads(options.Threads);
         manual_seed(options.Seed);
         var config = ReferenceConfig(options.MaxLength);
-        using var weights = DecoderWeights.Initialise(config, options.Seed);
+        using var weights = options.InitialCheckpoint is { } from ? Checkpoint.Load(from, CPU).Weights : DecoderWeights.Initialise(config, options.Seed);
+        config = weights.Config with { TrainingLength = options.MaxLength };
         var decoder = new Decoder(weights);
-        var trainable = weights.Parameters.Where(p => !p.Key.EndsWith(DecoderWeights.InfiniGateSuffix, StringComparison.Ordinal)).Select(p => p.Value).ToList();
+        var segment = options.InfiniSegmentTokens;
+        // The infini gates only matter (and only get gradients) when training through infini-attention.
+        var trainable = weights.Parameters.Where(p => segment is not null || !p.Key.EndsWith(DecoderWeights.InfiniGateSuffix, StringComparison.Ordinal)).Select(p => p.Value).ToList();
+        // Loaded checkpoints and the infini gates are inference parameters until trained.
+        trainable.ForEach(p => p.requires_grad_(true));
         using var optimizer = optim.AdamW(trainable, options.LearningRate, weight_decay: 0.01);
         var random = new Random(options.Seed);
         // Held-out probes from their own generator (consecutive seeds would give .NET's Random correlated keys).
@@ -117,7 +131,7 @@ public sealed class ReferenceTrainer(TrainingOptions options, Action<string> log
                 var positions = secondPhaseFrom is not null && random.NextDouble() < options.RandomisedPositionShare ? RandomPositions(random, length) : arange(length + 1, dtype: ScalarType.Int64).expand(options.Batch, -1);
                 var input = tokens.narrow(1, 0, tokens.shape[1] - 1);
                 var target = tokens.narrow(1, 1, tokens.shape[1] - 1);
-                var logits = decoder.TrainingLogits(input, positions.narrow(1, 0, input.shape[1]));
+                var logits = decoder.TrainingLogits(input, positions.narrow(1, 0, input.shape[1]), segment);
                 var perToken = F.cross_entropy(logits.reshape(-1, config.VocabularySize), target.reshape(-1), reduction: nn.Reduction.None).reshape(target.shape);
                 var mask = answerMask.narrow(1, 1, target.shape[1]);
                 var loss = perToken.mean() + options.AnswerLossWeight * (perToken * mask).sum() / mask.sum();
@@ -133,8 +147,8 @@ public sealed class ReferenceTrainer(TrainingOptions options, Action<string> log
 
             if (step % (secondPhaseFrom is null ? options.EvaluateEvery : options.EvaluateEvery / 2) == 0)
             {
-                accuracy = PasskeyAccuracy(decoder, tokenizer, heldOut);
-                var longAccuracy = secondPhaseFrom is null && accuracy < options.TargetAccuracy ? 0 : PasskeyAccuracy(decoder, tokenizer, heldOutLong);
+                accuracy = PasskeyAccuracy(decoder, tokenizer, heldOut, segment);
+                var longAccuracy = secondPhaseFrom is null && accuracy < options.TargetAccuracy ? 0 : PasskeyAccuracy(decoder, tokenizer, heldOutLong, segment);
                 log($"step {step}: held-out passkey accuracy at {options.MaxLength} = {accuracy:P0}, at {4 * options.MaxLength} = {longAccuracy:P0}");
 
                 // Training is not monotone (accuracy at the training length fell from 100 % to 80 % late in one run):
@@ -153,7 +167,7 @@ public sealed class ReferenceTrainer(TrainingOptions options, Action<string> log
             }
         }
 
-        var kept = best ?? (step, PasskeyAccuracy(decoder, tokenizer, heldOut), PasskeyAccuracy(decoder, tokenizer, heldOutLong), weights.Parameters.ToDictionary(p => p.Key, p => (Tensor)p.Value));
+        var kept = best ?? (step, PasskeyAccuracy(decoder, tokenizer, heldOut, segment), PasskeyAccuracy(decoder, tokenizer, heldOutLong, segment), weights.Parameters.ToDictionary(p => p.Key, p => (Tensor)p.Value));
         log($"keeping the weights of step {kept.Step}: accuracy {kept.Accuracy:P0} at {options.MaxLength}, {kept.LongAccuracy:P0} at {4 * options.MaxLength}");
         Directory.CreateDirectory(outputDirectory);
         config.Write(Path.Combine(outputDirectory, "config.json"));
@@ -222,7 +236,7 @@ public sealed class ReferenceTrainer(TrainingOptions options, Action<string> log
     }
 
     /// <summary>Share of probes whose answer tokens are all the model's top prediction (greedy decoding would write the answer).</summary>
-    public static double PasskeyAccuracy(Decoder decoder, ITextTokenizer tokenizer, IReadOnlyList<NeedleProbe> probes)
+    public static double PasskeyAccuracy(Decoder decoder, ITextTokenizer tokenizer, IReadOnlyList<NeedleProbe> probes, int? infiniSegmentTokens = null)
     {
         using var noGrad = no_grad();
         var correct = 0;
@@ -233,7 +247,7 @@ public sealed class ReferenceTrainer(TrainingOptions options, Action<string> log
             var answer = tokenizer.Encode(probe.Answer);
             var ids = new long[] { ByteTokenizer.Begin }.Concat(prompt.Select(i => (long)i)).Concat(answer.Select(i => (long)i)).ToArray();
             var input = tensor(ids[..^1], [1, ids.Length - 1]);
-            var logits = decoder.TrainingLogits(input, arange(ids.Length - 1, dtype: ScalarType.Int64).unsqueeze(0));
+            var logits = decoder.TrainingLogits(input, arange(ids.Length - 1, dtype: ScalarType.Int64).unsqueeze(0), infiniSegmentTokens);
             var predicted = logits[0].narrow(0, ids.Length - 1 - answer.Count, answer.Count).argmax(-1).data<long>().ToArray();
             correct += predicted.SequenceEqual(answer.Select(i => (long)i)) ? 1 : 0;
         }

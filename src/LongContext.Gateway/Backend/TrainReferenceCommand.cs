@@ -9,7 +9,7 @@ namespace LongContext.Gateway.Backend;
 /// </summary>
 internal static class TrainReferenceCommand
 {
-    public const string Usage = "usage: train-reference --out FOLDER [--seed N] [--minutes M] [--max-steps N] [--threads N]";
+    public const string Usage = "usage: train-reference --out FOLDER [--seed N] [--minutes M] [--max-steps N] [--threads N] [--from FOLDER] [--infini-segment N] [--learning-rate R]";
 
     public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
@@ -26,6 +26,9 @@ internal static class TrainReferenceCommand
                     case "--minutes" when i + 1 < args.Count: options = options with { TimeBudget = TimeSpan.FromMinutes(double.Parse(args[++i], CultureInfo.InvariantCulture)) }; break;
                     case "--max-steps" when i + 1 < args.Count: options = options with { MaxSteps = int.Parse(args[++i], CultureInfo.InvariantCulture) }; break;
                     case "--threads" when i + 1 < args.Count: options = options with { Threads = int.Parse(args[++i], CultureInfo.InvariantCulture) }; break;
+                    case "--learning-rate" when i + 1 < args.Count: options = options with { LearningRate = double.Parse(args[++i], CultureInfo.InvariantCulture) }; break;
+                    case "--from" when i + 1 < args.Count: options = options with { InitialCheckpoint = args[++i] }; break;
+                    case "--infini-segment" when i + 1 < args.Count: options = options with { InfiniSegmentTokens = int.Parse(args[++i], CultureInfo.InvariantCulture) }; break;
                     default:
                         error.WriteLine($"train-reference: unknown or incomplete option {args[i]}\n{Usage}");
                         return 2;
