@@ -1,3 +1,4 @@
+using LongContext.Ledger.Decisions;
 using LongContext.Ledger.Spend;
 
 namespace LongContext.Ledger.Tests;
@@ -103,6 +104,40 @@ public abstract class SpendLedgerContractTests
 
         Assert.Equal(0.75m, (await reopened.GetUsageAsync("acme", Now)).MonthUsd);
         Assert.True(await reopened.ReleaseAsync(open));
+    }
+
+    [Fact]
+    public async Task HybridDecisions_KeepTheirSteps_AndAreCountedPerCorpus()
+    {
+        var log = (IDecisionLog)await OpenAsync();
+        var corpus = $"vs_{Guid.NewGuid():N}";
+        DecisionRecord Hybrid(bool escalated, decimal rag, decimal? lc, string tenant = "acme", string? on = null) => new()
+        {
+            Id = Guid.CreateVersion7(),
+            TenantId = tenant,
+            CreatedAt = Now,
+            Outcome = "routed",
+            Status = DecisionStatuses.Completed,
+            Route = "hybrid",
+            Corpus = on ?? corpus,
+            Escalated = escalated,
+            RagStepCostUsd = rag,
+            LongContextStepCostUsd = lc,
+            ActualCostUsd = rag + (lc ?? 0),
+        };
+
+        var escalated = Hybrid(true, 0.0001m, 0.0125m);
+        await log.RecordAsync(escalated);
+        await log.RecordAsync(Hybrid(false, 0.0002m, null));
+        await log.RecordAsync(Hybrid(false, 0.0002m, null));
+        await log.RecordAsync(Hybrid(true, 0.0001m, 0.01m, tenant: "globex"));
+        await log.RecordAsync(Hybrid(true, 0.0001m, 0.01m, on: "vs_other"));
+        await log.RecordAsync(new DecisionRecord { Id = Guid.CreateVersion7(), TenantId = "acme", CreatedAt = Now, Outcome = "routed", Status = DecisionStatuses.Completed, Route = "rag", Corpus = corpus });
+
+        Assert.Equal(new EscalationCounts(3, 1), await log.CountEscalationsAsync("acme", corpus, Now.AddDays(-1)));
+        Assert.Equal(new EscalationCounts(0, 0), await log.CountEscalationsAsync("acme", corpus, Now.AddDays(1)));
+        var read = await log.GetAsync("acme", escalated.Id);
+        Assert.Equal((corpus, true, 0.0001m, 0.0125m), (read!.Corpus, read.Escalated, read.RagStepCostUsd, read.LongContextStepCostUsd));
     }
 
     [Fact]

@@ -12,10 +12,20 @@ internal static class DecisionRows
     public const string Columns = """
         id, tenant, created_at, outcome, status, route, candidate, model, attention, forced,
         estimated_cost, reserved, actual_cost, expected_recall, estimated_prompt, prompt_tokens, cached_tokens,
-        completion_tokens, reservation_id, counterfactuals, explanation, detail
+        completion_tokens, reservation_id, counterfactuals, explanation, detail,
+        corpus, escalated, rag_step_cost, long_context_step_cost
         """;
 
-    public static DecisionRecord Read(DbDataReader reader, Guid id, DateTimeOffset createdAt, bool forced, Guid? reservationId) => new()
+    /// <summary>Columns added after the first schema, with their SQLite and PostgreSQL types: added on open when missing.</summary>
+    public static readonly (string Name, string Sqlite, string Postgres)[] Added =
+    [
+        ("corpus", "TEXT", "text"),
+        ("escalated", "INTEGER", "boolean"),
+        ("rag_step_cost", "INTEGER", "bigint"),
+        ("long_context_step_cost", "INTEGER", "bigint"),
+    ];
+
+    public static DecisionRecord Read(DbDataReader reader, Guid id, DateTimeOffset createdAt, bool forced, Guid? reservationId, bool? escalated) => new()
     {
         Id = id,
         TenantId = reader.GetString(1),
@@ -39,6 +49,10 @@ internal static class DecisionRows
         CounterfactualCostsUsd = CounterfactualJson.Read(reader.GetString(19)),
         Explanation = reader.GetString(20),
         DetailJson = reader.GetString(21),
+        Corpus = Text(reader, 22),
+        Escalated = escalated,
+        RagStepCostUsd = Usd(reader, 24),
+        LongContextStepCostUsd = Usd(reader, 25),
     };
 
     private static string? Text(DbDataReader reader, int column) => reader.IsDBNull(column) ? null : reader.GetString(column);

@@ -12,7 +12,13 @@ public interface IDecisionLog
 
     /// <summary>The tenant's decisions from <paramref name="since"/> on, newest first.</summary>
     Task<IReadOnlyList<DecisionRecord>> ListAsync(string tenantId, DateTimeOffset since, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>Hybrid requests the tenant ran on a corpus from <paramref name="since"/> on (those whose RAG step answered or escalated), and how many escalated.</summary>
+    Task<EscalationCounts> CountEscalationsAsync(string tenantId, string corpus, DateTimeOffset since, CancellationToken cancellationToken = default);
 }
+
+/// <summary>Observed hybrid executions: how many ran, how many escalated to long context.</summary>
+public readonly record struct EscalationCounts(long Observed, long Escalated);
 
 /// <summary>How a request ended.</summary>
 public static class DecisionStatuses
@@ -81,6 +87,18 @@ public sealed record DecisionRecord
     public IReadOnlyDictionary<string, decimal> CounterfactualCostsUsd { get; init; } = new Dictionary<string, decimal>();
 
     public string Explanation { get; init; } = "";
+
+    /// <summary>The vector store the request answered from; null for inline context.</summary>
+    public string? Corpus { get; init; }
+
+    /// <summary>Hybrid: whether the RAG step's answer was the insufficiency marker and the long-context step ran; null for other routes.</summary>
+    public bool? Escalated { get; init; }
+
+    /// <summary>Hybrid: what the RAG step cost.</summary>
+    public decimal? RagStepCostUsd { get; init; }
+
+    /// <summary>Hybrid: what the long-context step cost (null when it did not run).</summary>
+    public decimal? LongContextStepCostUsd { get; init; }
 
     /// <summary>The whole decision (every candidate, its numbers and verdict) as JSON.</summary>
     public string DetailJson { get; init; } = "{}";

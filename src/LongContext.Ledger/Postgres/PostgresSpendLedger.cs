@@ -57,6 +57,13 @@ public sealed class PostgresSpendLedger : ISpendLedger, IDecisionLog, IAsyncDisp
             CREATE INDEX IF NOT EXISTS ix_decisions_tenant_created ON decisions (tenant, created_at);
             """);
         await command.ExecuteNonQueryAsync(cancellationToken);
+        // Ledgers written before a column existed get it (empty for their old rows).
+        foreach (var (name, _, type) in DecisionRows.Added)
+        {
+            await using var alter = ledger._dataSource.CreateCommand($"ALTER TABLE decisions ADD COLUMN IF NOT EXISTS {name} {type}");
+            await alter.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         return ledger;
     }
 
@@ -109,7 +116,7 @@ public sealed class PostgresSpendLedger : ISpendLedger, IDecisionLog, IAsyncDisp
     {
         await using var command = _dataSource.CreateCommand($"""
             INSERT INTO decisions ({DecisionRows.Columns})
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20::jsonb, $21, $22::jsonb)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20::jsonb, $21, $22::jsonb, $23, $24, $25, $26)
             """);
         var p = command.Parameters;
         p.AddWithValue(record.Id);
@@ -134,6 +141,10 @@ public sealed class PostgresSpendLedger : ISpendLedger, IDecisionLog, IAsyncDisp
         p.AddWithValue(CounterfactualJson.Write(record.CounterfactualCostsUsd));
         p.AddWithValue(record.Explanation);
         p.AddWithValue(record.DetailJson);
+        p.Add(Text(record.Corpus));
+        p.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Boolean, Value = (object?)record.Escalated ?? DBNull.Value });
+        p.Add(Bigint(Money.ToUnits(record.RagStepCostUsd)));
+        p.Add(Bigint(Money.ToUnits(record.LongContextStepCostUsd)));
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -145,6 +156,20 @@ public sealed class PostgresSpendLedger : ISpendLedger, IDecisionLog, IAsyncDisp
 
     public Task<IReadOnlyList<DecisionRecord>> ListAsync(string tenantId, DateTimeOffset since, int limit, CancellationToken cancellationToken = default) =>
         QueryDecisionsAsync("tenant = $1 AND created_at >= $2", tenantId, since.ToUniversalTime(), limit, cancellationToken);
+
+    public async Task<EscalationCounts> CountEscalationsAsync(string tenantId, string corpus, DateTimeOffset since, CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand("""
+            SELECT count(*), count(*) FILTER (WHERE escalated) FROM decisions
+            WHERE tenant = $1 AND corpus = $2 AND created_at >= $3 AND escalated IS NOT NULL
+            """);
+        command.Parameters.AddWithValue(tenantId);
+        command.Parameters.AddWithValue(corpus);
+        command.Parameters.AddWithValue(since.ToUniversalTime());
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return new EscalationCounts(reader.GetInt64(0), reader.GetInt64(1));
+    }
 
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 
@@ -166,7 +191,8 @@ public sealed class PostgresSpendLedger : ISpendLedger, IDecisionLog, IAsyncDisp
                 reader.GetGuid(0),
                 reader.GetFieldValue<DateTimeOffset>(2),
                 reader.GetBoolean(9),
-                reader.IsDBNull(18) ? null : reader.GetGuid(18)));
+                reader.IsDBNull(18) ? null : reader.GetGuid(18),
+                reader.IsDBNull(23) ? null : reader.GetBoolean(23)));
         }
 
         return rows;

@@ -73,6 +73,7 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog
             CREATE INDEX IF NOT EXISTS ix_decisions_tenant_created ON decisions (tenant, created_at);
             """;
         await command.ExecuteNonQueryAsync(cancellationToken);
+        await AddMissingColumnsAsync(connection, cancellationToken);
         return ledger;
     }
 
@@ -125,7 +126,7 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog
             INSERT INTO decisions ({DecisionRows.Columns})
             VALUES ($id, $tenant, $created, $outcome, $status, $route, $candidate, $model, $attention, $forced,
                 $estimated, $reserved, $actual, $recall, $estimated_prompt, $prompt, $cached, $completion, $reservation,
-                $counterfactuals, $explanation, $detail)
+                $counterfactuals, $explanation, $detail, $corpus, $escalated, $rag_step, $lc_step)
             """;
         var p = command.Parameters;
         p.AddWithValue("$id", record.Id.ToString());
@@ -150,6 +151,10 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog
         p.AddWithValue("$counterfactuals", CounterfactualJson.Write(record.CounterfactualCostsUsd));
         p.AddWithValue("$explanation", record.Explanation);
         p.AddWithValue("$detail", record.DetailJson);
+        p.AddWithValue("$corpus", Db(record.Corpus));
+        p.AddWithValue("$escalated", record.Escalated is { } e ? (e ? 1 : 0) : DBNull.Value);
+        p.AddWithValue("$rag_step", Db(Money.ToUnits(record.RagStepCostUsd)));
+        p.AddWithValue("$lc_step", Db(Money.ToUnits(record.LongContextStepCostUsd)));
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -182,10 +187,49 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog
                 Guid.Parse(reader.GetString(0)),
                 DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)),
                 reader.GetInt64(9) != 0,
-                reader.IsDBNull(18) ? null : Guid.Parse(reader.GetString(18))));
+                reader.IsDBNull(18) ? null : Guid.Parse(reader.GetString(18)),
+                reader.IsDBNull(23) ? null : reader.GetInt64(23) != 0));
         }
 
         return rows;
+    }
+
+    public async Task<EscalationCounts> CountEscalationsAsync(string tenantId, string corpus, DateTimeOffset since, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT count(*), coalesce(sum(escalated), 0) FROM decisions
+            WHERE tenant = $tenant AND corpus = $corpus AND created_at >= $since AND escalated IS NOT NULL
+            """;
+        command.Parameters.AddWithValue("$tenant", tenantId);
+        command.Parameters.AddWithValue("$corpus", corpus);
+        command.Parameters.AddWithValue("$since", since.ToUnixTimeMilliseconds());
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return new EscalationCounts(reader.GetInt64(0), reader.GetInt64(1));
+    }
+
+    /// <summary>Ledgers written before a column existed get it (empty for their old rows).</summary>
+    private static async Task AddMissingColumnsAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        var existing = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        await using (var info = connection.CreateCommand())
+        {
+            info.CommandText = "SELECT name FROM pragma_table_info('decisions')";
+            await using var reader = await info.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                existing.Add(reader.GetString(0));
+            }
+        }
+
+        foreach (var (name, type, _) in DecisionRows.Added.Where(c => !existing.Contains(c.Name)))
+        {
+            await using var alter = connection.CreateCommand();
+            alter.CommandText = $"ALTER TABLE decisions ADD COLUMN {name} {type}";
+            await alter.ExecuteNonQueryAsync(cancellationToken);
+        }
     }
 
     private static object Db<T>(T? value) => value is null ? DBNull.Value : value;
