@@ -169,7 +169,7 @@ public sealed class CorporaTests(GatewayFixture fixture)
     }
 
     [Fact]
-    public async Task DryRunWithCorpus_ScoresRagWithTheRetrievedPrompt_AndRulesOutHybrid()
+    public async Task DryRunWithCorpus_ScoresRagWithTheRetrievedPrompt_AndHybridWithThePrior()
     {
         using var http = _gateway.CreateHttpClient(GatewayConfig.AcmeKey);
         var id = await CreateHaystackAsync(http);
@@ -186,7 +186,8 @@ public sealed class CorporaTests(GatewayFixture fixture)
         var rag = decision["candidates"]!.AsArray().Single(c => (string?)c!["id"] == "rag:gpt-test")!;
         Assert.Contains(rag["basis"]!.AsArray(), b => ((string?)b)!.Contains("tokens of retrieved chunks", StringComparison.Ordinal));
         var hybrid = decision["candidates"]!.AsArray().First(c => (string?)c!["route"] == "hybrid")!;
-        Assert.Contains(hybrid["rejected_because"]!.AsArray(), r => ((string?)r)!.Contains("cannot be carried out", StringComparison.Ordinal));
+        Assert.DoesNotContain(hybrid["rejected_because"]!.AsArray(), r => ((string?)r)!.Contains("cannot be carried out", StringComparison.Ordinal));
+        Assert.Contains(hybrid["basis"]!.AsArray(), b => ((string?)b)!.Contains("0 of 0 observed escalated", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -116,11 +116,12 @@ public sealed class RoutingTests(GatewayFixture fixture)
     }
 
     [Fact]
-    public async Task ForcedHybrid_IsRefused_SayingWhyItCannotServe()
+    public async Task ForcedHybrid_OnARequestWithTools_IsRefused_SayingWhyItCannotServe()
     {
         using var http = _gateway.CreateHttpClient(GatewayConfig.AcmeKey);
 
-        using var response = await http.PostAsync("/v1/chat/completions", ChatCompletionsTests.JsonContent("""{"model":"gpt-test","messages":[{"role":"user","content":"force hybrid"}],"lcg":{"route":"hybrid","documents":["some context"]}}"""));
+        // The hybrid route rebuilds the conversation as its RAG step: a request with tools is not one it can rebuild.
+        using var response = await http.PostAsync("/v1/chat/completions", ChatCompletionsTests.JsonContent("""{"model":"gpt-test","messages":[{"role":"user","content":"force hybrid"}],"tools":[{"type":"function","function":{"name":"f","parameters":{}}}],"lcg":{"route":"hybrid","documents":["some context"]}}"""));
 
         var error = await ErrorAssert.IsOpenAiErrorAsync(response, HttpStatusCode.BadRequest, "no_feasible_route");
         Assert.Contains("the client forced route hybrid", error.Message, StringComparison.Ordinal);

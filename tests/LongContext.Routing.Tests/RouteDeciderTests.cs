@@ -156,6 +156,24 @@ public sealed class RouteDeciderTests
     }
 
     [Fact]
+    public void LearnedEscalationRate_StartsAtThePrior_FollowsObservations_AndPricesTheHybrid()
+    {
+        Assert.Equal(0.35, EscalationEstimate.Smoothed(0, 0, 0.35, 10).Probability, 12);
+        Assert.Equal((3 + 3.5) / 20, EscalationEstimate.Smoothed(10, 3, 0.35, 10).Probability, 12);
+        Assert.Equal((900 + 3.5) / 1010, EscalationEstimate.Smoothed(1000, 900, 0.35, 10).Probability, 12);
+        Assert.Throws<ArgumentOutOfRangeException>(() => EscalationEstimate.Smoothed(2, 3, 0.35, 10));
+
+        var learned = EscalationEstimate.Smoothed(1000, 900, 0.35, 10);
+        var decision = Decider.Decide(Request(100_000) with { Escalation = learned }, new TenantPolicy(), BudgetState.Unlimited);
+
+        var rag = decision.Candidates.Single(v => v.Candidate.Id == "rag:mini").Candidate;
+        var lc = decision.Candidates.Single(v => v.Candidate.Id == "long_context:gpt-5.2").Candidate;
+        var hybrid = decision.Candidates.Single(v => v.Candidate.Id == "hybrid:mini>gpt-5.2").Candidate;
+        Assert.Equal(rag.ExpectedCostUsd + (decimal)learned.Probability * lc.ExpectedCostUsd, hybrid.ExpectedCostUsd);
+        Assert.Contains(hybrid.Basis, b => b.Contains("900 of 1000 observed escalated", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Explanation_ListsEveryCandidate_WithCounterfactualCosts()
     {
         var decision = Decider.Decide(Request(50_000), new TenantPolicy(), BudgetState.Unlimited);

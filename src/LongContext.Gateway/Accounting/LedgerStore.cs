@@ -84,6 +84,7 @@ internal sealed partial class GatewayStartup(IServiceProvider services, LedgerSt
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var routing = services.GetRequiredService<RoutingCatalog>();
+        services.GetRequiredService<SelfRoute.SelfRoutePrompt>(); // a missing or broken prompt template fails the start, naming its key
         await ledger.OpenAsync(settings.Value.Ledger, environment.ContentRootPath, cancellationToken);
         await corpora.OpenAsync(environment.ContentRootPath, cancellationToken);
         LogReady(logger, routing.Profiles.Count, routing.Curves.Count, ledger.Location, corpora.Location);

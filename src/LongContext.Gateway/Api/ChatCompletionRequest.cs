@@ -118,6 +118,43 @@ internal sealed record ChatCompletionRequest(JsonObject Body, string Model, bool
 
     public int MessageCount => Body["messages"]!.AsArray().Count;
 
+    /// <summary>Request fields a plain text exchange cannot carry: a request using any of them is forwarded as sent, never rebuilt.</summary>
+    private static readonly string[] BeyondText = ["tools", "functions", "tool_choice", "function_call", "response_format", "logprobs", "top_logprobs", "logit_bias", "audio", "modalities", "prediction"];
+
+    /// <summary>
+    /// Whether the request is a plain text conversation (system, developer, user and assistant
+    /// messages of text, one choice, no tools or structured output): what the hybrid route can
+    /// rebuild as its RAG step without losing anything the client asked for.
+    /// </summary>
+    public bool IsPlainConversation() =>
+        Choices == 1
+        && !BeyondText.Any(Body.ContainsKey)
+        && Body["messages"]!.AsArray().All(m => m is JsonObject message
+            && (string?)message["role"] is "system" or "developer" or "user" or "assistant"
+            && !message.ContainsKey("tool_calls") && !message.ContainsKey("function_call")
+            && message["content"] switch
+            {
+                JsonValue value => value.GetValueKind() == JsonValueKind.String,
+                JsonArray parts => parts.All(p => (string?)p?["type"] == "text"),
+                _ => false,
+            });
+
+    /// <summary>The conversation as (role, text) pairs, text parts joined; for requests that are <see cref="IsPlainConversation"/>.</summary>
+    public IEnumerable<(string Role, string Text)> Conversation()
+    {
+        foreach (var message in Body["messages"]!.AsArray())
+        {
+            var role = (string?)message!["role"] ?? "user";
+            var text = message["content"] switch
+            {
+                JsonValue value when value.GetValueKind() == JsonValueKind.String => value.GetValue<string>(),
+                JsonArray parts => string.Join("\n", parts.Select(p => p?["text"]).OfType<JsonValue>().Select(t => t.GetValue<string>())),
+                _ => "",
+            };
+            yield return (role == "developer" ? "system" : role, text);
+        }
+    }
+
     private static long? IntegerOrNull(JsonObject body, string name) =>
         body[name] is JsonValue value && value.TryGetValue<long>(out var number) ? number : null;
 

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using LongContext.Gateway.Accounting;
 using LongContext.Gateway.Corpora;
 using LongContext.Gateway.Proxy;
@@ -25,6 +24,9 @@ internal sealed partial class RoutedChat(
     RoutingCatalog routing,
     LedgerStore ledger,
     UpstreamForwarder forwarder,
+    UpstreamBodies bodies,
+    SelfRoute.HybridExecutor hybrid,
+    SelfRoute.EscalationRates escalations,
     TimeProvider time,
     ILogger<RoutedChat> logger)
 {
@@ -61,7 +63,8 @@ internal sealed partial class RoutedChat(
             }
         }
 
-        return router.Plan(tenant, request, forced, budget, corpus);
+        var escalation = corpusId is null ? null : await escalations.EstimateAsync(tenant.Id, corpusId, context.RequestAborted);
+        return router.Plan(tenant, request, forced, budget, corpus, escalation: escalation);
     }
 
     private static (string? Id, OpenAiErrorResult? Error) CorpusId(HttpContext context, ChatCompletionRequest request)
@@ -95,7 +98,7 @@ internal sealed partial class RoutedChat(
             }
 
             refused[current.Decision.Chosen!.Id] = refusal;
-            var (next, nextError) = router.Plan(context.GetTenant(), request, current.Request.ForcedRoute, current.Budget, current.Corpus, refused);
+            var (next, nextError) = router.Plan(context.GetTenant(), request, current.Request.ForcedRoute, current.Budget, current.Corpus, refused, current.Escalation);
             if (next is null)
             {
                 return nextError!;
@@ -136,7 +139,7 @@ internal sealed partial class RoutedChat(
         var chosen = decision.Chosen!;
 
         // Built before anything is reserved: if preparing the prompt fails (an embedding service down), nothing is held.
-        var body = await UpstreamBodyAsync(request, plan, context.RequestAborted);
+        var body = await bodies.BuildAsync(request, plan, chosen.Route, plan.Chosen, context.RequestAborted);
         var reservation = await ledger.Spend.ReserveAsync(
             new ReservationRequest(tenant.Id, chosen.WorstCaseCostUsd, routing.LimitsOf(tenant), now, routing.Settings.ReservationTimeToLive),
             context.RequestAborted);
@@ -160,6 +163,20 @@ internal sealed partial class RoutedChat(
         var settled = false;
         try
         {
+            if (chosen.Route == RouteKind.Hybrid)
+            {
+                var executed = await hybrid.ExecuteAsync(context, request, plan, meter, headers);
+                await SettleAsync(reservationId, executed.ActualUsd);
+                settled = true;
+                await RecordAsync(plan, decisionId, tenant, now, executed.Status, reservationId, executed.Usage, executed.ActualUsd, executed.Note, executed);
+                if (executed.Escalated is { } escalated && plan.Corpus is { } corpus)
+                {
+                    escalations.Observe(tenant.Id, corpus.Corpus.Id, escalated);
+                }
+
+                return (Results.Empty, null);
+            }
+
             var (outcome, refusal) = await forwarder.ForwardAsync(context, plan.Chosen, "chat/completions", body, upstreamHeaders, headers, holdBackTooLarge);
             if (outcome == ForwardOutcome.RefusedAsTooLarge)
             {
@@ -179,15 +196,7 @@ internal sealed partial class RoutedChat(
                 _ => (succeeded ? DecisionStatuses.Completed : DecisionStatuses.Cancelled, chosen.WorstCaseCostUsd, "the upstream reported no usage; the reservation was committed as spent"),
             };
 
-            if (actual is { } cost)
-            {
-                await ledger.Spend.CommitAsync(reservationId, cost, CancellationToken.None);
-            }
-            else
-            {
-                await ledger.Spend.ReleaseAsync(reservationId, CancellationToken.None);
-            }
-
+            await SettleAsync(reservationId, actual);
             settled = true;
             await RecordAsync(plan, decisionId, tenant, now, status, reservationId, meter.Usage, actual, note);
         }
@@ -206,49 +215,14 @@ internal sealed partial class RoutedChat(
         return (Results.Empty, null);
     }
 
+    /// <summary>Commits what was spent, or releases the reservation when nothing was.</summary>
+    private Task<bool> SettleAsync(Guid reservationId, decimal? actual) =>
+        actual is { } cost
+            ? ledger.Spend.CommitAsync(reservationId, cost, CancellationToken.None)
+            : ledger.Spend.ReleaseAsync(reservationId, CancellationToken.None);
+
     private decimal ActualCost(string model, UpstreamUsage usage) =>
         routing.Profiles[model].Prices.Cost(usage.PromptTokens, usage.CachedPromptTokens, usage.CompletionTokens);
-
-    /// <summary>The body the upstream gets: the gateway's extension removed, inline documents placed, the output capped at what was reserved, usage asked for.</summary>
-    private async Task<JsonObject> UpstreamBodyAsync(ChatCompletionRequest request, RoutePlan plan, CancellationToken cancellationToken)
-    {
-        var model = plan.Chosen!;
-        // A copy per attempt: a request routed again starts from what the client sent.
-        var body = request.Body.DeepClone().AsObject();
-        body.Remove(ChatCompletionRequest.ExtensionField);
-        var route = plan.Decision.Chosen!.Route;
-        var context = (plan.Corpus, route) switch
-        {
-            ({ } corpus, RouteKind.Rag) => corpus.RagPrompt,
-            ({ } corpus, _) => await corpora.LongContextPromptAsync(corpus, cancellationToken),
-            _ => null,
-        };
-        if (request.Documents.Count > 0)
-        {
-            var inline = route == RouteKind.Rag
-                ? await corpora.InlineRagPromptAsync(request.Documents, request.LastUserText(), cancellationToken)
-                : InlineContext.SystemMessage(request.Documents);
-            context = context is null ? inline : context + "\n\n" + inline;
-        }
-
-        if (context is not null)
-        {
-            body["messages"]!.AsArray().Insert(0, new JsonObject { ["role"] = "system", ["content"] = context });
-        }
-
-        var cap = request.MaxOutputTokens ?? routing.Settings.DefaultMaxOutputTokens;
-        body.Remove("max_tokens");
-        body.Remove("max_completion_tokens");
-        body[model.MaxTokensField] = cap;
-        if (request.Stream)
-        {
-            var options = body["stream_options"] as JsonObject ?? [];
-            options["include_usage"] = true;
-            body["stream_options"] = options;
-        }
-
-        return body;
-    }
 
     private static (RouteKind? Route, OpenAiErrorResult? Error) ForcedRoute(HttpContext context, ChatCompletionRequest request)
     {
@@ -299,7 +273,7 @@ internal sealed partial class RoutedChat(
     private static string RemainingText(decimal? remaining) =>
         remaining is { } r ? $" Remaining budget: ${Math.Max(r, 0).ToString("0.#########", CultureInfo.InvariantCulture)}." : "";
 
-    private async Task RecordAsync(RoutePlan plan, Guid decisionId, Tenant tenant, DateTimeOffset now, string status, Guid? reservation, UpstreamUsage? usage, decimal? actual, string? note)
+    private async Task RecordAsync(RoutePlan plan, Guid decisionId, Tenant tenant, DateTimeOffset now, string status, Guid? reservation, UpstreamUsage? usage, decimal? actual, string? note, SelfRoute.HybridOutcome? hybridOutcome = null)
     {
         var decision = plan.Decision;
         var chosen = decision.Chosen;
@@ -325,6 +299,10 @@ internal sealed partial class RoutedChat(
             CompletionTokens = usage?.CompletionTokens,
             ReservationId = reservation,
             CounterfactualCostsUsd = decision.CounterfactualCostsUsd,
+            Corpus = plan.Corpus?.Corpus.Id,
+            Escalated = hybridOutcome?.Escalated,
+            RagStepCostUsd = hybridOutcome?.RagCostUsd,
+            LongContextStepCostUsd = hybridOutcome?.LongContextCostUsd,
             Explanation = note is null ? decision.Explanation : $"{decision.Explanation} ({note})",
             DetailJson = JsonSerializer.Serialize(RouteDecisionView.From(plan, decisionId), GatewayJsonContext.Relaxed.RouteDecisionView),
         };

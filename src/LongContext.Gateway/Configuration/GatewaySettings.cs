@@ -284,6 +284,24 @@ public sealed record RoutingConfig
     public TimeSpan ReservationTimeToLive { get; init; } = TimeSpan.FromHours(1);
 
     public RagConfig Rag { get; init; } = new();
+
+    public HybridConfig Hybrid { get; init; } = new();
+}
+
+/// <summary>How the hybrid (self-route) route runs: its prompt, its marker, and how its escalation rate is learned.</summary>
+public sealed record HybridConfig
+{
+    /// <summary>The RAG-and-route instruction, a Semantic Kernel prompt template ({{$context}}, {{$marker}}, {{$question}}), relative to the settings file.</summary>
+    public string PromptTemplate { get; init; } = "config/prompts/self-route.txt";
+
+    /// <summary>What the model replies when the chunks cannot answer; never shown to the client.</summary>
+    public string Marker { get; init; } = "[[INSUFFICIENT_CONTEXT]]";
+
+    /// <summary>How many observations the prior (Routing:Rag:EscalationProbability) counts as in the learned escalation rate.</summary>
+    public double PriorWeight { get; init; } = 10;
+
+    /// <summary>How far back observed escalations count.</summary>
+    public TimeSpan ObservationWindow { get; init; } = TimeSpan.FromDays(30);
 }
 
 public sealed record RagConfig

@@ -51,6 +51,12 @@ internal sealed class RoutingValidator : IValidateOptions<GatewaySettings>
             failures.Add("Routing:ReservationTimeToLive must be positive.");
         }
 
+        var hybrid = routing.Hybrid;
+        Require(!string.IsNullOrWhiteSpace(hybrid.PromptTemplate), "Routing:Hybrid:PromptTemplate must name the self-route prompt template file.", failures);
+        Require(!string.IsNullOrWhiteSpace(hybrid.Marker) && hybrid.Marker.Trim() == hybrid.Marker, "Routing:Hybrid:Marker must be non-blank text without leading or trailing spaces.", failures);
+        Require(hybrid.PriorWeight >= 0 && double.IsFinite(hybrid.PriorWeight), "Routing:Hybrid:PriorWeight must not be negative.", failures);
+        Require(hybrid.ObservationWindow > TimeSpan.Zero, "Routing:Hybrid:ObservationWindow must be positive.", failures);
+
         var rag = routing.Rag;
         Require(rag.TopK >= 1, "Routing:Rag:TopK must be at least 1.", failures);
         Require(rag.ChunkTokens >= 1, "Routing:Rag:ChunkTokens must be at least 1.", failures);

@@ -49,6 +49,11 @@ internal static class GatewayServices
         services.AddSingleton<RequestMeasurer>();
         services.AddSingleton<ChatRouter>();
         services.AddSingleton<LedgerStore>();
+        services.AddSingleton<UpstreamBodies>();
+        services.AddSingleton<SelfRoute.SelfRoutePrompt>();
+        services.AddSingleton<SelfRoute.SelfRouteKernels>();
+        services.AddSingleton<SelfRoute.EscalationRates>();
+        services.AddSingleton<SelfRoute.HybridExecutor>();
         services.AddSingleton<RoutedChat>();
         services.AddSingleton<MeteredEmbeddings>();
         services.AddSingleton<Corpora.CorpusServices>();

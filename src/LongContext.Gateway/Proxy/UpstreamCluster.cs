@@ -9,6 +9,7 @@ namespace LongContext.Gateway.Proxy;
 internal sealed class UpstreamCluster : IDisposable
 {
     private readonly Destination[] _destinations;
+    private readonly SocketsHttpHandler _handler;
     private int _next = -1;
 
     public UpstreamCluster(string name, UpstreamConfig config)
@@ -19,7 +20,7 @@ internal sealed class UpstreamCluster : IDisposable
         HealthPath = config.HealthPath;
         RequestConfig = new ForwarderRequestConfig { ActivityTimeout = config.ActivityTimeout };
         _destinations = [.. config.Destinations.Select(pair => new Destination(pair.Key, WithTrailingSlash(pair.Value.Address)))];
-        Invoker = new HttpMessageInvoker(new SocketsHttpHandler
+        _handler = new SocketsHttpHandler
         {
             UseProxy = false,
             AllowAutoRedirect = false,
@@ -29,8 +30,16 @@ internal sealed class UpstreamCluster : IDisposable
             ConnectTimeout = config.ConnectTimeout,
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
             ActivityHeadersPropagator = new ReverseProxyPropagator(DistributedContextPropagator.Current),
-        }, disposeHandler: true);
+        };
+        Invoker = new HttpMessageInvoker(_handler, disposeHandler: true);
+        ActivityTimeout = config.ActivityTimeout;
     }
+
+    /// <summary>How long the upstream may stay silent before the gateway gives up on it.</summary>
+    public TimeSpan ActivityTimeout { get; }
+
+    /// <summary>An HttpClient over the cluster's connection pool (for clients other than the forwarder); disposing it leaves the pool open.</summary>
+    public HttpClient CreateHttpClient() => new(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
 
     public string Name { get; }
 

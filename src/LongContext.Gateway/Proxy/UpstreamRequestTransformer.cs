@@ -81,6 +81,9 @@ internal static class GatewayHeaders
     /// <summary>Sent to the self-hosted backend: the attention method routing chose.</summary>
     public const string Attention = "X-LCG-Attention";
 
+    /// <summary>Hybrid: whether the RAG step's chunks could not answer and the long-context step answered instead.</summary>
+    public const string Escalated = "X-LCG-Escalated";
+
     /// <summary>The candidates whose upstreams refused the request as too large before the one that answered, comma-separated.</summary>
     public const string ReroutedFrom = "X-LCG-Rerouted-From";
 

@@ -15,6 +15,9 @@ internal sealed record RoutePlan(RouteDecision Decision, RoutingRequest Request,
     /// <summary>The corpus the request named, with what retrieval found; null for inline context.</summary>
     public Corpora.CorpusContext? Corpus { get; init; }
 
+    /// <summary>The learned escalation probability the hybrid candidate was priced with (named corpora only).</summary>
+    public EscalationEstimate? Escalation { get; init; }
+
     /// <summary>The tenant's budget the decision was made against.</summary>
     public BudgetState Budget { get; init; } = BudgetState.Unlimited;
 }
@@ -26,8 +29,10 @@ internal sealed record RoutePlan(RouteDecision Decision, RoutingRequest Request,
 /// </summary>
 internal sealed class ChatRouter(RoutingCatalog routing, ModelCatalog models, RequestMeasurer measurer)
 {
-    /// <summary>Routes the gateway carries out: hybrid (self-route) execution is not part of this gateway yet.</summary>
+    /// <summary>Routes the gateway carries out for any request; hybrid (self-route) rebuilds the conversation, so it needs a plain one.</summary>
     private static readonly RouteKind[] Executable = [RouteKind.Rag, RouteKind.LongContext];
+
+    private static readonly RouteKind[] ExecutableWithHybrid = [RouteKind.Rag, RouteKind.LongContext, RouteKind.Hybrid];
 
     public ITokenCounter CounterFor(Tenant tenant, ChatCompletionRequest request) =>
         routing.CounterFor(routing.IsAuto(request.Model) ? null : models.Find(tenant, request.Model)?.Alias);
@@ -42,7 +47,8 @@ internal sealed class ChatRouter(RoutingCatalog routing, ModelCatalog models, Re
         RouteKind? forced,
         BudgetState budget,
         Corpora.CorpusContext? corpus = null,
-        IReadOnlyDictionary<string, string>? refused = null)
+        IReadOnlyDictionary<string, string>? refused = null,
+        EscalationEstimate? escalation = null)
     {
         List<ModelProfile> profiles;
         string? measuredFor;
@@ -89,13 +95,14 @@ internal sealed class ChatRouter(RoutingCatalog routing, ModelCatalog models, Re
             TokensToIndex = inlineTokens,
             RagKeyDepth = corpus?.RagKeyDepth,
             LongContextKeyDepth = corpus?.LongContextKeyDepth,
-            ExecutableRoutes = Executable,
+            ExecutableRoutes = request.IsPlainConversation() ? ExecutableWithHybrid : Executable,
+            Escalation = escalation,
             RefusedCandidates = refused,
             CountsApproximate = counter.IsApproximation || profiles.Any(p => !string.Equals(p.Tokenizer, counter.Name, StringComparison.OrdinalIgnoreCase)),
         };
 
         var decision = new RouteDecider(profiles, routing.Rag).Decide(routingRequest, routing.PolicyOf(tenant), budget);
         var chosen = decision.Chosen is { } candidate ? models.Find(tenant, candidate.Model) : null;
-        return (new RoutePlan(decision, routingRequest, chosen) { Corpus = corpus, Budget = budget }, null);
+        return (new RoutePlan(decision, routingRequest, chosen) { Corpus = corpus, Budget = budget, Escalation = escalation }, null);
     }
 }

@@ -42,7 +42,7 @@ internal static class CandidateBuilder
         var cheapestRag = rags.OrderBy(c => c.ExpectedCostUsd).ThenBy(c => c.Id, StringComparer.Ordinal).FirstOrDefault();
         if (cheapestRag is not null)
         {
-            candidates.AddRange(longContexts.Select(lc => Hybrid(cheapestRag, lc, rag)));
+            candidates.AddRange(longContexts.Select(lc => Hybrid(cheapestRag, lc, rag, request.Escalation ?? new EscalationEstimate(rag.EscalationProbability, "the configured prior (Routing:Rag:EscalationProbability)"))));
         }
 
         return candidates;
@@ -138,9 +138,9 @@ internal static class CandidateBuilder
         };
     }
 
-    private static RouteCandidate Hybrid(RouteCandidate rag, RouteCandidate longContext, RagSettings settings)
+    private static RouteCandidate Hybrid(RouteCandidate rag, RouteCandidate longContext, RagSettings settings, EscalationEstimate escalation)
     {
-        var p = settings.EscalationProbability;
+        var p = escalation.Probability;
 
         // Answered by RAG only when the model judges the chunks sufficient: those answers carry the
         // model's short-prompt recall; the rest carry the long-context recall.
@@ -159,7 +159,7 @@ internal static class CandidateBuilder
             ExpectedLatencySeconds = rag.ExpectedLatencySeconds + p * longContext.ExpectedLatencySeconds,
             Basis =
             [
-                $"RAG first with {rag.Model}; escalates to {longContext.Id} with probability {p:P0}",
+                $"RAG first with {rag.Model}; escalates to {longContext.Id} with probability {p:P0} ({escalation.Basis})",
                 $"recall {recall:P1} = {1 - p:P0} × {answeredRecall:P1} (answered from chunks) + {p:P0} × {longContext.ExpectedRecall:P1} (long context)",
                 $"cost ${cost:0.######} = RAG ${rag.ExpectedCostUsd:0.######} + {p:P0} × long context ${longContext.ExpectedCostUsd:0.######}",
                 .. longContext.Basis.Where(b => b.StartsWith("KV cache", StringComparison.Ordinal)),

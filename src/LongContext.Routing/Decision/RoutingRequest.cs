@@ -46,6 +46,31 @@ public sealed record RoutingRequest
     /// </summary>
     public IReadOnlyDictionary<string, string>? RefusedCandidates { get; init; }
 
+    /// <summary>
+    /// The hybrid candidate's probability of escalating to long context, as learned for this
+    /// tenant and corpus; null = the configured prior (<see cref="RagSettings.EscalationProbability"/>).
+    /// </summary>
+    public EscalationEstimate? Escalation { get; init; }
+
     /// <summary>True when some count came from the declared approximation instead of the model's tokenizer.</summary>
     public bool CountsApproximate { get; init; }
+}
+
+/// <summary>A probability that a hybrid request escalates, and where it comes from (shown in the decision).</summary>
+public sealed record EscalationEstimate(double Probability, string Basis)
+{
+    /// <summary>
+    /// The Beta–binomial posterior mean: the prior counts as <paramref name="priorWeight"/>
+    /// observations at <paramref name="prior"/>, so (escalated + w·prior) / (observed + w) starts at
+    /// the prior and follows what is observed as observations accumulate.
+    /// </summary>
+    public static EscalationEstimate Smoothed(long observed, long escalated, double prior, double priorWeight)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(observed);
+        ArgumentOutOfRangeException.ThrowIfNegative(escalated);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(escalated, observed);
+        ArgumentOutOfRangeException.ThrowIfNegative(priorWeight);
+        var probability = observed + priorWeight == 0 ? prior : (escalated + priorWeight * prior) / (observed + priorWeight);
+        return new(probability, $"{escalated} of {observed} observed escalated; prior {prior:P0} weighted as {priorWeight:0.#} observations");
+    }
 }

@@ -186,6 +186,14 @@ internal sealed class GatewayConfig
         File.WriteAllText(Path.Combine(directory, "config", "models.json"), new JsonObject { [nameof(Models)] = Models.DeepClone() }.ToJsonString());
         File.WriteAllText(Path.Combine(directory, "config", "tenants.json"), new JsonObject { [nameof(Tenants)] = Tenants.DeepClone() }.ToJsonString());
         File.WriteAllText(Path.Combine(directory, "config", "routing.json"), Routing.ToJsonString());
+        // The shipped prompt templates (config/prompts), as the built gateway carries them.
+        var prompts = Path.Combine(AppContext.BaseDirectory, "config", "prompts");
+        Directory.CreateDirectory(Path.Combine(directory, "config", "prompts"));
+        foreach (var file in Directory.GetFiles(prompts))
+        {
+            File.Copy(file, Path.Combine(directory, "config", "prompts", Path.GetFileName(file)));
+        }
+
         Directory.CreateDirectory(Path.Combine(directory, "config", "context-rot"));
         foreach (var (name, curve) in Curves)
         {

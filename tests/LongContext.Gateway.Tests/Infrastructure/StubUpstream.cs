@@ -20,12 +20,18 @@ namespace LongContext.Gateway.Tests.Infrastructure;
 /// <item>message <c>gate:NAME</c> with stream: sends one chunk, then waits for <see cref="Release"/>;</item>
 /// <item>message containing <c>usage:P,C,K</c>: reports P prompt tokens, C completion tokens, K of the prompt cached
 /// (otherwise 7 prompt, 3 completion).</item>
+/// <item>last user message "What is the value of KEY?": answers "The value of KEY is N." when some message
+/// contains "value of KEY is N", else the self-route marker when the request carries the self-route instruction
+/// (<see cref="SelfRouteMarker"/>), else "I cannot tell."; streamed in pieces of 4 characters;</item>
 /// </list>
 /// Every other chat request is answered with "echo: " + the last user message.
 /// </summary>
 internal sealed class StubUpstream : IAsyncDisposable
 {
     public const string ApiKey = "upstream-secret";
+
+    /// <summary>The hybrid route's default insufficiency marker.</summary>
+    public const string SelfRouteMarker = "[[INSUFFICIENT_CONTEXT]]";
 
     private readonly WebApplication _app;
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _gates = new();
@@ -106,6 +112,17 @@ internal sealed class StubUpstream : IAsyncDisposable
         }
 
         var answer = "echo: " + lastUser;
+        var pieces = (string[]?)null;
+        var question = System.Text.RegularExpressions.Regex.Match(lastUser, @"What is the value of ([\w-]+)\?");
+        if (question.Success)
+        {
+            var key = question.Groups[1].Value;
+            var everything = string.Join("\n", body["messages"]!.AsArray().Select(m => m!["content"]?.ToString()));
+            var fact = System.Text.RegularExpressions.Regex.Match(everything, $@"value of {System.Text.RegularExpressions.Regex.Escape(key)} is (\d+)");
+            answer = fact.Success ? $"The value of {key} is {fact.Groups[1].Value}." : everything.Contains(SelfRouteMarker, StringComparison.Ordinal) ? SelfRouteMarker : "I cannot tell.";
+            pieces = [.. answer.Chunk(4).Select(c => new string(c))];
+        }
+
         var usage = Usage(lastUser);
         if (body["stream"]?.GetValue<bool>() != true)
         {
@@ -122,10 +139,10 @@ internal sealed class StubUpstream : IAsyncDisposable
         }
 
         context.Response.ContentType = "text/event-stream";
-        var words = answer.Split(' ');
+        var words = pieces ?? [.. answer.Split(' ').Select((w, i) => i == 0 ? w : " " + w)];
         for (var i = 0; i < words.Length; i++)
         {
-            var delta = i == 0 ? (object)new { role = "assistant", content = words[i] } : new { content = " " + words[i] };
+            var delta = i == 0 ? (object)new { role = "assistant", content = words[i] } : new { content = words[i] };
             await WriteEventAsync(context, Chunk(model, delta, finishReason: null));
             if (i == 0 && lastUser.StartsWith("gate:", StringComparison.Ordinal))
             {
