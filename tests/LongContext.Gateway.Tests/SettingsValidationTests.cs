@@ -41,6 +41,8 @@ public sealed class SettingsValidationTests : IDisposable
         { "negative-budget", "Tenants:acme:Policy:MonthlyBudgetUsd" },
         { "auto-model-clash", "Routing:AutoModel" },
         { "escalation-probability", "Routing:Rag:EscalationProbability" },
+        { "blank-marker", "Routing:Hybrid:Marker" },
+        { "negative-prior-weight", "Routing:Hybrid:PriorWeight" },
         { "unknown-ledger", "Ledger:Store" },
         { "postgres-without-connection", "Ledger:PostgresConnectionString" },
     };
@@ -53,6 +55,8 @@ public sealed class SettingsValidationTests : IDisposable
         { "curve-unsorted", "Points[1].Tokens" },
         { "curve-not-json", "is not valid JSON" },
         { "no-curve-directory", "Routing:ContextRotDirectory" },
+        { "no-prompt-template", "Routing:Hybrid:PromptTemplate" },
+        { "prompt-without-marker", "{{$marker}}" },
     };
 
     [Theory]
@@ -62,6 +66,7 @@ public sealed class SettingsValidationTests : IDisposable
         var config = Standard();
         var curve = config.Curves[GatewayConfig.TestCurve];
         string? rawCurve = null;
+        string? rawPrompt = null;
         switch (breakage)
         {
             case "unknown-curve": config.Models["gpt-test"]!["Routing"]!["ContextRot"] = "no-such-curve"; break;
@@ -70,10 +75,17 @@ public sealed class SettingsValidationTests : IDisposable
             case "curve-unsorted": curve["Points"]![1]!["Tokens"] = 5; break;
             case "curve-not-json": rawCurve = "{ not json"; break;
             case "no-curve-directory": config.Routing["Routing"]!["ContextRotDirectory"] = "config/missing"; break;
+            case "no-prompt-template": config.Routing["Routing"]!["Hybrid"] = new JsonObject { ["PromptTemplate"] = "config/prompts/missing.txt" }; break;
+            case "prompt-without-marker": rawPrompt = "Answer from {{$context}}."; break;
             default: throw new ArgumentOutOfRangeException(nameof(breakage), breakage, null);
         }
 
         var settingsPath = config.WriteTo(_directory);
+        if (rawPrompt is not null)
+        {
+            File.WriteAllText(Path.Combine(_directory, "config", "prompts", "self-route.txt"), rawPrompt);
+        }
+
         if (rawCurve is not null)
         {
             File.WriteAllText(Path.Combine(_directory, "config", "context-rot", GatewayConfig.TestCurve + ".json"), rawCurve);
@@ -208,6 +220,8 @@ public sealed class SettingsValidationTests : IDisposable
             case "negative-budget": config.Tenants["acme"]!["Policy"] = new JsonObject { ["MonthlyBudgetUsd"] = -5 }; break;
             case "auto-model-clash": config.Routing["Routing"]!["AutoModel"] = "gpt-test"; break;
             case "escalation-probability": config.Routing["Routing"]!["Rag"] = new JsonObject { ["EscalationProbability"] = 2 }; break;
+            case "blank-marker": config.Routing["Routing"]!["Hybrid"] = new JsonObject { ["Marker"] = " " }; break;
+            case "negative-prior-weight": config.Routing["Routing"]!["Hybrid"] = new JsonObject { ["PriorWeight"] = -1 }; break;
             case "unknown-ledger": config.Routing["Ledger"]!["Store"] = "Redis"; break;
             case "postgres-without-connection": config.Routing["Ledger"]!["Store"] = "Postgres"; break;
             default: throw new ArgumentOutOfRangeException(nameof(breakage), breakage, null);
