@@ -42,6 +42,8 @@ public sealed class SettingsValidationTests : IDisposable
         { "auto-model-clash", "Routing:AutoModel" },
         { "escalation-probability", "Routing:Rag:EscalationProbability" },
         { "blank-marker", "Routing:Hybrid:Marker" },
+        { "metrics-path-in-v1", "Telemetry:MetricsPath" },
+        { "relative-otlp-endpoint", "Telemetry:OtlpEndpoint" },
         { "negative-prior-weight", "Routing:Hybrid:PriorWeight" },
         { "unknown-ledger", "Ledger:Store" },
         { "postgres-without-connection", "Ledger:PostgresConnectionString" },
@@ -220,6 +222,8 @@ public sealed class SettingsValidationTests : IDisposable
             case "negative-budget": config.Tenants["acme"]!["Policy"] = new JsonObject { ["MonthlyBudgetUsd"] = -5 }; break;
             case "auto-model-clash": config.Routing["Routing"]!["AutoModel"] = "gpt-test"; break;
             case "escalation-probability": config.Routing["Routing"]!["Rag"] = new JsonObject { ["EscalationProbability"] = 2 }; break;
+            case "metrics-path-in-v1": config.Settings["Telemetry"] = new JsonObject { ["MetricsPath"] = "/v1/metrics" }; break;
+            case "relative-otlp-endpoint": config.Settings["Telemetry"] = new JsonObject { ["OtlpEndpoint"] = "collector:4317" }; break;
             case "blank-marker": config.Routing["Routing"]!["Hybrid"] = new JsonObject { ["Marker"] = " " }; break;
             case "negative-prior-weight": config.Routing["Routing"]!["Hybrid"] = new JsonObject { ["PriorWeight"] = -1 }; break;
             case "unknown-ledger": config.Routing["Ledger"]!["Store"] = "Redis"; break;

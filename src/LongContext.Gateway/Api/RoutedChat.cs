@@ -27,6 +27,7 @@ internal sealed partial class RoutedChat(
     UpstreamBodies bodies,
     SelfRoute.HybridExecutor hybrid,
     SelfRoute.EscalationRates escalations,
+    Telemetry.GatewayTelemetry telemetry,
     TimeProvider time,
     ILogger<RoutedChat> logger)
 {
@@ -64,7 +65,13 @@ internal sealed partial class RoutedChat(
         }
 
         var escalation = corpusId is null ? null : await escalations.EstimateAsync(tenant.Id, corpusId, context.RequestAborted);
-        return router.Plan(tenant, request, forced, budget, corpus, escalation: escalation);
+        using var span = Telemetry.GatewayTelemetry.Source.StartActivity("decide");
+        var started = time.GetTimestamp();
+        var planned = router.Plan(tenant, request, forced, budget, corpus, escalation: escalation);
+        telemetry.Decided(time.GetElapsedTime(started));
+        span?.SetTag("lcg.route", planned.Plan?.Decision.Chosen is { } chosen ? RouteNames.Of(chosen.Route) : null);
+        span?.SetTag("lcg.candidate", planned.Plan?.Decision.Chosen?.Id);
+        return planned;
     }
 
     private static (string? Id, OpenAiErrorResult? Error) CorpusId(HttpContext context, ChatCompletionRequest request)
@@ -153,6 +160,7 @@ internal sealed partial class RoutedChat(
         }
 
         var reservationId = reservation.ReservationId!.Value;
+        telemetry.ReservationOpened();
         var upstreamHeaders = chosen.Attention is { } attention
             ? new Dictionary<string, string> { [GatewayHeaders.Attention] = attention }
             : null;
@@ -163,9 +171,19 @@ internal sealed partial class RoutedChat(
         var settled = false;
         try
         {
+            var forwardStarted = time.GetTimestamp();
             if (chosen.Route == RouteKind.Hybrid)
             {
-                var executed = await hybrid.ExecuteAsync(context, request, plan, meter, headers);
+                SelfRoute.HybridOutcome executed;
+                using (var forwardSpan = Telemetry.GatewayTelemetry.Source.StartActivity("forward"))
+                {
+                    forwardSpan?.SetTag("lcg.route", "hybrid");
+                    executed = await hybrid.ExecuteAsync(context, request, plan, meter, headers);
+                    forwardSpan?.SetTag("lcg.escalated", executed.Escalated);
+                }
+
+                telemetry.Answered(chosen.Model, RouteNames.Of(chosen.Route), time.GetElapsedTime(forwardStarted));
+                using var settleSpan = Telemetry.GatewayTelemetry.Source.StartActivity("settle");
                 await SettleAsync(reservationId, executed.ActualUsd);
                 settled = true;
                 await RecordAsync(plan, decisionId, tenant, now, executed.Status, reservationId, executed.Usage, executed.ActualUsd, executed.Note, executed);
@@ -177,7 +195,15 @@ internal sealed partial class RoutedChat(
                 return (Results.Empty, null);
             }
 
-            var (outcome, refusal) = await forwarder.ForwardAsync(context, plan.Chosen, "chat/completions", body, upstreamHeaders, headers, holdBackTooLarge);
+            ForwardResult forwarded;
+            using (var forwardSpan = Telemetry.GatewayTelemetry.Source.StartActivity("forward"))
+            {
+                forwardSpan?.SetTag("lcg.model", chosen.Model);
+                forwarded = await forwarder.ForwardAsync(context, plan.Chosen, "chat/completions", body, upstreamHeaders, headers, holdBackTooLarge);
+                forwardSpan?.SetTag("http.response.status_code", context.Response.StatusCode);
+            }
+
+            var (outcome, refusal) = forwarded;
             if (outcome == ForwardOutcome.RefusedAsTooLarge)
             {
                 await ledger.Spend.ReleaseAsync(reservationId, CancellationToken.None);
@@ -187,6 +213,8 @@ internal sealed partial class RoutedChat(
             }
 
             await meter.CompleteAsync(CancellationToken.None).ConfigureAwait(false);
+            telemetry.Answered(chosen.Model, RouteNames.Of(chosen.Route), time.GetElapsedTime(forwardStarted));
+            using var settle = Telemetry.GatewayTelemetry.Source.StartActivity("settle");
             var succeeded = outcome == ForwardOutcome.Answered && context.Response.StatusCode is >= 200 and < 300;
             var spent = succeeded || outcome is ForwardOutcome.ClientGone or ForwardOutcome.BrokenMidAnswer;
             var (status, actual, note) = (outcome, spent) switch
@@ -206,9 +234,7 @@ internal sealed partial class RoutedChat(
             if (!settled)
             {
                 // An exception mid-request: if any answer went out the upstream was paid; otherwise nothing was spent.
-                await (meter.Wrote
-                    ? ledger.Spend.CommitAsync(reservationId, chosen.WorstCaseCostUsd, CancellationToken.None)
-                    : ledger.Spend.ReleaseAsync(reservationId, CancellationToken.None));
+                await SettleAsync(reservationId, meter.Wrote ? chosen.WorstCaseCostUsd : null);
             }
         }
 
@@ -216,10 +242,13 @@ internal sealed partial class RoutedChat(
     }
 
     /// <summary>Commits what was spent, or releases the reservation when nothing was.</summary>
-    private Task<bool> SettleAsync(Guid reservationId, decimal? actual) =>
-        actual is { } cost
+    private async Task SettleAsync(Guid reservationId, decimal? actual)
+    {
+        await (actual is { } cost
             ? ledger.Spend.CommitAsync(reservationId, cost, CancellationToken.None)
-            : ledger.Spend.ReleaseAsync(reservationId, CancellationToken.None);
+            : ledger.Spend.ReleaseAsync(reservationId, CancellationToken.None));
+        telemetry.ReservationSettled();
+    }
 
     private decimal ActualCost(string model, UpstreamUsage usage) =>
         routing.Profiles[model].Prices.Cost(usage.PromptTokens, usage.CachedPromptTokens, usage.CompletionTokens);
@@ -307,6 +336,13 @@ internal sealed partial class RoutedChat(
             DetailJson = JsonSerializer.Serialize(RouteDecisionView.From(plan, decisionId), GatewayJsonContext.Relaxed.RouteDecisionView),
         };
 
+        telemetry.Recorded(tenant.Id, record.Route, record.Model, status, record.EstimatedCostUsd, actual, record.ExpectedRecall,
+            usage?.PromptTokens, usage?.CachedPromptTokens, usage?.CompletionTokens, CounterfactualByRoute(decision));
+        if (decision.BudgetRemainingUsd is { } remaining)
+        {
+            telemetry.BudgetRemaining(tenant.Id, remaining - (actual ?? 0));
+        }
+
         try
         {
             await ledger.Decisions.RecordAsync(record, CancellationToken.None);
@@ -317,6 +353,13 @@ internal sealed partial class RoutedChat(
             LogRecordFailed(logger, decisionId, e.Message);
         }
     }
+
+    /// <summary>What the request would have cost on the cheapest candidate of each route other than the chosen one.</summary>
+    private static Dictionary<string, decimal> CounterfactualByRoute(RouteDecision decision) =>
+        decision.Candidates.Select(v => v.Candidate)
+            .Where(c => c.Route != decision.Chosen?.Route)
+            .GroupBy(c => c.Route)
+            .ToDictionary(g => RouteNames.Of(g.Key), g => g.Min(c => c.ExpectedCostUsd), StringComparer.Ordinal);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Decision {DecisionId} could not be written to the decision log: {Reason}")]
     private static partial void LogRecordFailed(ILogger logger, Guid decisionId, string reason);

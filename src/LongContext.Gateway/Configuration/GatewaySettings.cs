@@ -25,6 +25,25 @@ public sealed record GatewaySettings
 
     /// <summary>Tenants' corpora: vector store, chunking, embedding model, retrieval (config/corpora.json).</summary>
     public CorporaConfig Corpora { get; init; } = new();
+
+    /// <summary>Metrics and traces.</summary>
+    public TelemetryConfig Telemetry { get; init; } = new();
+}
+
+public sealed record TelemetryConfig
+{
+    /// <summary>Serve the gateway's metrics in Prometheus text format at <see cref="MetricsPath"/>.</summary>
+    public bool PrometheusEnabled { get; init; } = true;
+
+    public string MetricsPath { get; init; } = "/metrics";
+
+    /// <summary>An OTLP collector (http://host:4317 for gRPC, or :4318 with <see cref="OtlpProtocol"/> HttpProtobuf); null = traces are not exported.</summary>
+    public string? OtlpEndpoint { get; init; }
+
+    /// <summary>Grpc or HttpProtobuf.</summary>
+    public string OtlpProtocol { get; init; } = "Grpc";
+
+    public string ServiceName { get; init; } = "longcontext-gateway";
 }
 
 public sealed record CorporaConfig

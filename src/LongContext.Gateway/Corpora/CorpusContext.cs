@@ -30,7 +30,15 @@ internal sealed class CorpusContextBuilder(CorpusServices corpora)
             return null;
         }
 
-        var hits = corpus.ChunkCount == 0 ? [] : await corpora.Retriever.RetrieveAsync(tenantId, corpusId, question, cancellationToken: cancellationToken);
+        IReadOnlyList<RetrievedChunk> hits;
+        using (var retrieve = Telemetry.GatewayTelemetry.Source.StartActivity("retrieve"))
+        {
+            hits = corpus.ChunkCount == 0 ? [] : await corpora.Retriever.RetrieveAsync(tenantId, corpusId, question, cancellationToken: cancellationToken);
+            retrieve?.SetTag("lcg.corpus", corpusId);
+            retrieve?.SetTag("lcg.hits", hits.Count);
+        }
+
+        using var position = Telemetry.GatewayTelemetry.Source.StartActivity("position");
         var positioned = EdgePositioner.Position(hits.Select(h => h.Chunk).ToList(), c => c.Tokens);
         var prompt = ContextPrompt.Build(positioned, corpora.RepeatQuestion ? question : null);
         var ragDepth = positioned.FirstOrDefault(p => p.Rank == 1)?.Depth ?? 0;
@@ -67,6 +75,8 @@ internal sealed class CorpusContextBuilder(CorpusServices corpora)
     public async Task<string> LongContextPromptAsync(CorpusContext context, CancellationToken cancellationToken)
     {
         var chunks = await corpora.Store.GetChunksAsync(context.Corpus.TenantId, context.Corpus.Id, cancellationToken);
+        using var position = Telemetry.GatewayTelemetry.Source.StartActivity("position");
+        position?.SetTag("lcg.chunks", chunks.Count);
         var positioned = EdgePositioner.PositionCorpus(chunks, [.. context.Hits.Select(h => h.Chunk)], c => c.Tokens, ChunkKeyComparer.Instance);
         return ContextPrompt.BuildCorpus(positioned, corpora.RepeatQuestion ? context.Question : null);
     }

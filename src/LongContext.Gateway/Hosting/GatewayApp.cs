@@ -23,6 +23,12 @@ internal static class GatewayApp
         // Routing's bare 404/405 answers get a body in OpenAI's shape, like every other error.
         app.UseStatusCodePages(pages => OpenAiErrors.ForStatus(pages.HttpContext.Response.StatusCode, pages.HttpContext.Request.Path).ExecuteAsync(pages.HttpContext));
         app.MapHealthApi();
+        var telemetry = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Configuration.GatewaySettings>>().Value.Telemetry;
+        if (telemetry.PrometheusEnabled)
+        {
+            app.MapPrometheusScrapingEndpoint(telemetry.MetricsPath);
+        }
+
         app.MapOpenAiApi();
         return app;
     }

@@ -7,6 +7,10 @@ using LongContext.Gateway.Routing;
 using LongContext.Gateway.Tenancy;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 
 namespace LongContext.Gateway.Hosting;
 
@@ -26,6 +30,7 @@ internal static class GatewayServices
         services.AddSingleton<IValidateOptions<GatewaySettings>, RoutingValidator>();
         services.AddSingleton<IValidateOptions<GatewaySettings>, LedgerValidator>();
         services.AddSingleton<IValidateOptions<GatewaySettings>, CorporaValidator>();
+        services.AddSingleton<IValidateOptions<GatewaySettings>, TelemetryValidator>();
 
         services.AddOptions<KestrelServerOptions>()
             .Configure<IOptions<GatewaySettings>>((kestrel, settings) =>
@@ -49,6 +54,30 @@ internal static class GatewayServices
         services.AddSingleton<RequestMeasurer>();
         services.AddSingleton<ChatRouter>();
         services.AddSingleton<LedgerStore>();
+        services.AddSingleton<Telemetry.GatewayTelemetry>();
+        var telemetry = builder.Configuration.GetSection(nameof(GatewaySettings.Telemetry)).Get<TelemetryConfig>() ?? new TelemetryConfig();
+        services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(telemetry.ServiceName))
+            .WithMetrics(metrics =>
+            {
+                metrics.AddMeter(Telemetry.GatewayTelemetry.Name).AddAspNetCoreInstrumentation();
+                if (telemetry.PrometheusEnabled)
+                {
+                    metrics.AddPrometheusExporter();
+                }
+            })
+            .WithTracing(tracing =>
+            {
+                tracing.AddSource(Telemetry.GatewayTelemetry.Name).AddAspNetCoreInstrumentation().AddHttpClientInstrumentation();
+                if (telemetry.OtlpEndpoint is { Length: > 0 } endpoint)
+                {
+                    tracing.AddOtlpExporter(otlp =>
+                    {
+                        otlp.Endpoint = new Uri(endpoint);
+                        otlp.Protocol = string.Equals(telemetry.OtlpProtocol, "HttpProtobuf", StringComparison.OrdinalIgnoreCase) ? OtlpExportProtocol.HttpProtobuf : OtlpExportProtocol.Grpc;
+                    });
+                }
+            });
         services.AddSingleton<UpstreamBodies>();
         services.AddSingleton<SelfRoute.SelfRoutePrompt>();
         services.AddSingleton<SelfRoute.SelfRouteKernels>();
