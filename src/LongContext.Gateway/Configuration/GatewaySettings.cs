@@ -125,6 +125,9 @@ public sealed record GatewayHostSettings
     public List<string> Include { get; init; } = [];
 
     public LimitsConfig Limits { get; init; } = new();
+
+    /// <summary>SHA-256 hex digests of the admin keys that open /dashboard and /api/dashboard; none = the dashboard is off.</summary>
+    public List<string> AdminKeyHashes { get; init; } = [];
 }
 
 public sealed record LimitsConfig

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 
 namespace LongContext.Gateway.Configuration;
 
-/// <summary>Telemetry settings: the metrics path and the OTLP collector.</summary>
+/// <summary>Observability settings: the metrics path, the OTLP collector, the dashboard's admin keys.</summary>
 internal sealed class TelemetryValidator : IValidateOptions<GatewaySettings>
 {
     public ValidateOptionsResult Validate(string? name, GatewaySettings options)
@@ -22,6 +22,15 @@ internal sealed class TelemetryValidator : IValidateOptions<GatewaySettings>
         if (telemetry.OtlpProtocol is not ("Grpc" or "HttpProtobuf"))
         {
             failures.Add($"Telemetry:OtlpProtocol '{telemetry.OtlpProtocol}' must be Grpc or HttpProtobuf.");
+        }
+
+        for (var i = 0; i < options.Gateway.AdminKeyHashes.Count; i++)
+        {
+            var hash = options.Gateway.AdminKeyHashes[i];
+            if (hash.Length != Tenancy.ApiKeyHash.HexLength || !hash.All(Uri.IsHexDigit))
+            {
+                failures.Add($"Gateway:AdminKeyHashes:{i} must be the SHA-256 of an admin key as {Tenancy.ApiKeyHash.HexLength} hex digits.");
+            }
         }
 
         if (string.IsNullOrWhiteSpace(telemetry.ServiceName))

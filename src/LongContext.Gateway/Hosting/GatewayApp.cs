@@ -1,4 +1,5 @@
 using LongContext.Gateway.Api;
+using LongContext.Gateway.Dashboard;
 using LongContext.Gateway.Health;
 using Microsoft.AspNetCore.Diagnostics;
 
@@ -30,6 +31,7 @@ internal static class GatewayApp
         }
 
         app.MapOpenAiApi();
+        app.MapDashboard();
         return app;
     }
 

@@ -78,6 +78,8 @@ internal static class GatewayServices
                     });
                 }
             });
+        services.AddSingleton<Dashboard.DashboardQueries>();
+        services.AddSingleton<Dashboard.AdminAuthenticationFilter>();
         services.AddSingleton<UpstreamBodies>();
         services.AddSingleton<SelfRoute.SelfRoutePrompt>();
         services.AddSingleton<SelfRoute.SelfRouteKernels>();

@@ -75,7 +75,9 @@ internal sealed class RoutingCatalog
 
     public TenantPolicy PolicyOf(Tenant tenant) => _policies[tenant.Id].Policy;
 
-    public BudgetLimits LimitsOf(Tenant tenant) => _policies[tenant.Id].Limits;
+    public BudgetLimits LimitsOf(Tenant tenant) => LimitsOf(tenant.Id);
+
+    public BudgetLimits LimitsOf(string tenantId) => _policies[tenantId].Limits;
 
     /// <summary>The tokenizer that measures a request for this model; the reference tokenizer when routing picks the model.</summary>
     public ITokenCounter CounterFor(string? alias) =>

@@ -96,6 +96,7 @@ internal sealed class GatewayConfig
 {
     public const string AcmeKey = "sk-acme-test-key";
     public const string GlobexKey = "sk-globex-test-key";
+    public const string AdminKey = "sk-admin-test-key";
 
     public JsonObject Settings { get; } = new()
     {
@@ -103,6 +104,7 @@ internal sealed class GatewayConfig
         {
             ["Include"] = new JsonArray("config/upstreams.json", "config/models.json", "config/routing.json", "config/tenants.json"),
             ["Limits"] = new JsonObject { ["MaxRequestBodyBytes"] = 64 * 1024, ["MaxJsonDepth"] = 32 },
+            ["AdminKeyHashes"] = new JsonArray(ApiKeyHash.ToHex(AdminKey)),
         },
     };
 

@@ -1,0 +1,245 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using LongContext.Gateway.Accounting;
+using LongContext.Gateway.Api;
+using LongContext.Gateway.Configuration;
+using LongContext.Gateway.Routing;
+using LongContext.Ledger.Decisions;
+using Microsoft.Extensions.Options;
+
+namespace LongContext.Gateway.Dashboard;
+
+/// <summary>
+/// The dashboard: a page at <c>/dashboard</c> (assets shipped inside the gateway, nothing from a
+/// CDN) over a JSON API at <c>/api/dashboard</c> that reads the decision log and the ledger, for
+/// admin keys only.
+/// <list type="bullet">
+/// <item><c>GET /api/dashboard/tenants</c>: the tenant ids.</item>
+/// <item><c>GET /api/dashboard/summary?tenant=ID&amp;days=30</c>: cost routed against every
+/// request on long context and every request on RAG (per day and in total), the route mix,
+/// expected recall per route and context-length bucket, the hybrid escalation rate, the budget
+/// with its burn-down and month-end projection, the context-rot curves of the tenant's models,
+/// the latest decisions.</item>
+/// <item><c>GET /api/dashboard/decisions/{id}?tenant=ID</c>: one decision with its full detail.</item>
+/// </list>
+/// </summary>
+internal static class DashboardApi
+{
+    private static readonly string[] Assets = ["dashboard.html", "dashboard.js", "dashboard.css"];
+
+    public static IEndpointRouteBuilder MapDashboard(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/dashboard", () => Asset("dashboard.html"));
+        app.MapGet("/dashboard/assets/{name}", (string name) => Assets.Contains(name, StringComparer.Ordinal) ? Asset(name) : Results.NotFound());
+        var api = app.MapGroup("/api/dashboard").AddEndpointFilter<AdminAuthenticationFilter>();
+        api.MapGet("/tenants", (IOptions<GatewaySettings> settings) => Json(new JsonObject { ["tenants"] = new JsonArray([.. settings.Value.Tenants.Keys.Order(StringComparer.Ordinal).Select(t => JsonValue.Create(t))]) }));
+        api.MapGet("/summary", SummaryAsync);
+        api.MapGet("/decisions/{id:guid}", DecisionAsync);
+        return app;
+    }
+
+    private static IResult Asset(string name)
+    {
+        using var stream = typeof(DashboardApi).Assembly.GetManifestResourceStream("LongContext.Gateway.Dashboard.assets." + name)
+            ?? throw new InvalidOperationException($"The dashboard asset {name} is not embedded.");
+        using var reader = new StreamReader(stream);
+        var type = Path.GetExtension(name) switch { ".html" => "text/html; charset=utf-8", ".js" => "text/javascript; charset=utf-8", _ => "text/css; charset=utf-8" };
+        return Results.Content(reader.ReadToEnd(), type);
+    }
+
+    private static async Task<IResult> SummaryAsync(string? tenant, int? days, DashboardQueries queries, IOptions<GatewaySettings> settings, CancellationToken cancellationToken)
+    {
+        if (TenantError(tenant, settings) is { } error)
+        {
+            return error;
+        }
+
+        if (days is < 1 or > 366)
+        {
+            return OpenAiErrors.InvalidValue("days", $"must be 1 to 366 (got {days}).");
+        }
+
+        return Json(await queries.SummaryAsync(tenant!, days ?? 30, cancellationToken));
+    }
+
+    private static async Task<IResult> DecisionAsync(Guid id, string? tenant, LedgerStore ledger, IOptions<GatewaySettings> settings, CancellationToken cancellationToken)
+    {
+        if (TenantError(tenant, settings) is { } error)
+        {
+            return error;
+        }
+
+        return await ledger.Decisions.GetAsync(tenant!, id, cancellationToken) is { } record
+            ? Json(DashboardQueries.Row(record, detail: true))
+            : new OpenAiErrorResult(StatusCodes.Status404NotFound, new($"No decision {id} for tenant '{tenant}'.", "invalid_request_error", "id", "not_found"));
+    }
+
+    private static OpenAiErrorResult? TenantError(string? tenant, IOptions<GatewaySettings> settings) =>
+        string.IsNullOrEmpty(tenant) ? OpenAiErrors.MissingParameter("tenant")
+        : !settings.Value.Tenants.ContainsKey(tenant) ? new OpenAiErrorResult(StatusCodes.Status404NotFound, new($"No tenant '{tenant}'.", "invalid_request_error", "tenant", "not_found"))
+        : null;
+
+    private static IResult Json(JsonObject value) => Results.Content(value.ToJsonString(), "application/json");
+}
+
+/// <summary>The dashboard's numbers, computed from the decision log and the ledger.</summary>
+internal sealed class DashboardQueries(LedgerStore ledger, RoutingCatalog routing, IOptions<GatewaySettings> settings, TimeProvider time)
+{
+    /// <summary>Context-length buckets (prompt tokens as the gateway counted them), upper bounds.</summary>
+    private static readonly (long Below, string Name)[] Buckets = [(8_192, "<8K"), (32_768, "8K-32K"), (131_072, "32K-128K"), (1_048_576, "128K-1M"), (long.MaxValue, ">1M")];
+
+    public async Task<JsonObject> SummaryAsync(string tenant, int days, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var since = now.AddDays(-days);
+        var rows = await ledger.Decisions.ListAsync(tenant, since, 1_000_000, cancellationToken);
+        // Requests that were answered (or cut short, and paid): the ones that cost something, on every route.
+        var spent = rows.Where(r => r.Status is DecisionStatuses.Completed or DecisionStatuses.Cancelled || (r.Status == DecisionStatuses.Failed && r.ActualCostUsd > 0)).ToList();
+
+        decimal Had(DecisionRecord r, string route) =>
+            r.Route == route ? r.EstimatedCostUsd ?? 0
+            : r.CounterfactualCostsUsd.Where(c => c.Key.StartsWith(route + ":", StringComparison.Ordinal)).Select(c => (decimal?)c.Value).Min() ?? r.EstimatedCostUsd ?? 0;
+
+        var daily = new JsonArray();
+        foreach (var day in spent.GroupBy(r => r.CreatedAt.UtcDateTime.Date).OrderBy(g => g.Key))
+        {
+            daily.Add(new JsonObject
+            {
+                ["date"] = day.Key.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+                ["requests"] = day.Count(),
+                ["routed_actual_usd"] = day.Sum(r => r.ActualCostUsd ?? 0),
+                ["routed_estimated_usd"] = day.Sum(r => r.EstimatedCostUsd ?? 0),
+                ["all_long_context_usd"] = day.Sum(r => Had(r, "long_context")),
+                ["all_rag_usd"] = day.Sum(r => Had(r, "rag")),
+            });
+        }
+
+        var routedEstimated = spent.Sum(r => r.EstimatedCostUsd ?? 0);
+        var allLongContext = spent.Sum(r => Had(r, "long_context"));
+        var hybrid = spent.Where(r => r.Escalated is not null).ToList();
+        var recall = new JsonArray();
+        foreach (var group in spent.Where(r => r.ExpectedRecall is not null).GroupBy(r => (r.Route, Bucket(r.EstimatedPromptTokens))).OrderBy(g => g.Key.Route).ThenBy(g => Array.FindIndex(Buckets, b => b.Name == g.Key.Item2)))
+        {
+            recall.Add(new JsonObject
+            {
+                ["route"] = group.Key.Route,
+                ["bucket"] = group.Key.Item2,
+                ["requests"] = group.Count(),
+                ["expected_recall"] = Math.Round(group.Average(r => r.ExpectedRecall!.Value), 4),
+                // Measured recall comes from evaluation runs, which are not part of the decision log yet.
+                ["measured_recall"] = null,
+            });
+        }
+
+        return new JsonObject
+        {
+            ["object"] = "dashboard.summary",
+            ["tenant"] = tenant,
+            ["since"] = since.ToString("O", CultureInfo.InvariantCulture),
+            ["until"] = now.ToString("O", CultureInfo.InvariantCulture),
+            ["decisions"] = rows.Count,
+            ["answered"] = spent.Count,
+            ["cost"] = new JsonObject
+            {
+                ["routed_actual_usd"] = spent.Sum(r => r.ActualCostUsd ?? 0),
+                ["routed_estimated_usd"] = routedEstimated,
+                ["all_long_context_usd"] = allLongContext,
+                ["all_rag_usd"] = spent.Sum(r => Had(r, "rag")),
+                ["savings_vs_long_context_usd"] = allLongContext - routedEstimated,
+                ["daily"] = daily,
+            },
+            ["routes"] = new JsonObject([.. rows.GroupBy(r => r.Route ?? "none").OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => KeyValuePair.Create(g.Key, (JsonNode?)g.Count()))]),
+            ["statuses"] = new JsonObject([.. rows.GroupBy(r => r.Status).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => KeyValuePair.Create(g.Key, (JsonNode?)g.Count()))]),
+            ["hybrid"] = new JsonObject { ["requests"] = hybrid.Count, ["escalated"] = hybrid.Count(r => r.Escalated == true) },
+            ["recall"] = recall,
+            ["budget"] = await BudgetAsync(tenant, now, cancellationToken),
+            ["curves"] = Curves(tenant),
+            ["latest"] = new JsonArray([.. rows.Take(25).Select(r => (JsonNode)Row(r, detail: false))]),
+        };
+    }
+
+    private async Task<JsonObject> BudgetAsync(string tenant, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var limits = routing.LimitsOf(tenant);
+        var usage = await ledger.Spend.GetUsageAsync(tenant, now, cancellationToken);
+        var monthStart = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero);
+        var monthEnd = monthStart.AddMonths(1);
+        var elapsed = (now - monthStart) / (monthEnd - monthStart);
+        var month = await ledger.Decisions.ListAsync(tenant, monthStart, 1_000_000, cancellationToken);
+        var burn = new JsonArray();
+        var cumulative = 0m;
+        foreach (var day in month.Where(r => r.ActualCostUsd is not null).GroupBy(r => r.CreatedAt.UtcDateTime.Date).OrderBy(g => g.Key))
+        {
+            cumulative += day.Sum(r => r.ActualCostUsd!.Value);
+            burn.Add(new JsonObject
+            {
+                ["date"] = day.Key.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+                ["spent_usd"] = cumulative,
+                ["remaining_usd"] = limits.MonthlyUsd is { } monthly ? monthly - cumulative : null,
+            });
+        }
+
+        return new JsonObject
+        {
+            ["monthly_usd"] = limits.MonthlyUsd,
+            ["daily_usd"] = limits.DailyUsd,
+            // What the ledger holds for the month: committed spend plus open reservations.
+            ["month_spent_usd"] = usage.MonthUsd,
+            ["day_spent_usd"] = usage.DayUsd,
+            ["month_remaining_usd"] = limits.MonthlyUsd is { } m ? m - usage.MonthUsd : null,
+            ["projected_month_usd"] = elapsed > 0 ? Math.Round(usage.MonthUsd / (decimal)elapsed, 9) : usage.MonthUsd,
+            ["burn_down"] = burn,
+        };
+    }
+
+    private JsonArray Curves(string tenant)
+    {
+        var allowed = settings.Value.Tenants[tenant].AllowedModels;
+        var curves = new JsonArray();
+        foreach (var profile in routing.Profiles.Values.Where(p => allowed.Contains("*") || allowed.Contains(p.Id)).OrderBy(p => p.Id, StringComparer.Ordinal))
+        {
+            curves.Add(new JsonObject
+            {
+                ["model"] = profile.Id,
+                ["curve"] = profile.ContextRot.Name,
+                ["source"] = profile.ContextRot.Source,
+                ["middle_dip"] = profile.ContextRot.MiddleDip,
+                ["points"] = new JsonArray([.. profile.ContextRot.Points.Select(p => (JsonNode)new JsonObject { ["tokens"] = p.Tokens, ["recall"] = p.Recall })]),
+            });
+        }
+
+        return curves;
+    }
+
+    private static string Bucket(long tokens) => Buckets.First(b => tokens < b.Below).Name;
+
+    public static JsonObject Row(DecisionRecord r, bool detail)
+    {
+        var row = new JsonObject
+        {
+            ["id"] = r.Id.ToString(),
+            ["created_at"] = r.CreatedAt.ToString("O", CultureInfo.InvariantCulture),
+            ["outcome"] = r.Outcome,
+            ["status"] = r.Status,
+            ["route"] = r.Route,
+            ["candidate"] = r.CandidateId,
+            ["model"] = r.Model,
+            ["corpus"] = r.Corpus,
+            ["escalated"] = r.Escalated,
+            ["estimated_cost_usd"] = r.EstimatedCostUsd,
+            ["actual_cost_usd"] = r.ActualCostUsd,
+            ["expected_recall"] = r.ExpectedRecall,
+            ["prompt_tokens"] = r.PromptTokens ?? r.EstimatedPromptTokens,
+            ["explanation"] = r.Explanation,
+        };
+        if (detail)
+        {
+            row["counterfactual_costs_usd"] = new JsonObject([.. r.CounterfactualCostsUsd.Select(c => KeyValuePair.Create(c.Key, (JsonNode?)c.Value))]);
+            row["rag_step_cost_usd"] = r.RagStepCostUsd;
+            row["long_context_step_cost_usd"] = r.LongContextStepCostUsd;
+            row["decision"] = JsonNode.Parse(r.DetailJson);
+        }
+
+        return row;
+    }
+}
