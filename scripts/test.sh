@@ -23,6 +23,18 @@ for tool in patchelf g++; do
   fi
 done
 
+# The dashboard's browser test drives Debian's chromium through Playwright (no browser download).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+      || { echo "could not install chromium for the browser test" >&2; exit 1; }
+  else
+    echo "chromium is needed for the dashboard's browser test; install it (sudo apt-get install -y chromium)" >&2
+    exit 1
+  fi
+fi
+
 # The ledger's PostgreSQL tests need a real server: start a throwaway one unless one is given.
 if [ -z "${LCG_TEST_POSTGRES:-}" ]; then
   if ! start_output="$(bash scripts/start-postgres.sh)"; then
@@ -41,6 +53,8 @@ fi
 results="$PWD/artifacts/test-results"
 rm -rf "$results"
 mkdir -p "$results"
+# Tests that leave something to look at (the dashboard's screenshot) write it here.
+export LCG_TEST_ARTIFACTS="$PWD/artifacts"
 
 dotnet test LongContext.Gateway.sln --configuration Release \
   --logger "trx" --logger "console;verbosity=normal" \

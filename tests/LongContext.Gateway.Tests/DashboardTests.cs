@@ -122,7 +122,8 @@ public sealed class DashboardTests(GatewayFixture fixture)
         await page.WaitForSelectorAsync("#detail:not([hidden])");
         Assert.Contains("candidates", await page.InnerTextAsync("#detail-json"), StringComparison.Ordinal);
 
-        var screenshot = Path.Combine(AppContext.BaseDirectory, "TestResults", "dashboard.png");
+        // A test artifact: under artifacts/ when run by scripts/test.sh, beside the test binary otherwise.
+        var screenshot = Path.Combine(Environment.GetEnvironmentVariable("LCG_TEST_ARTIFACTS") ?? Path.Combine(AppContext.BaseDirectory, "TestResults"), "dashboard.png");
         Directory.CreateDirectory(Path.GetDirectoryName(screenshot)!);
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });
         Assert.True(new FileInfo(screenshot).Length > 10_000);

@@ -48,6 +48,37 @@ public sealed partial class TelemetryTests(GatewayFixture fixture)
     }
 
     [Fact]
+    public async Task GrafanaDashboard_QueriesOnlyMetricsTheGatewayExports()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "LongContext.Gateway.sln")))
+        {
+            root = root.Parent;
+        }
+
+        var dashboard = JsonNode.Parse(File.ReadAllText(Path.Combine(root!.FullName, "deploy", "grafana", "longcontext-gateway.json")))!;
+        var expressions = dashboard["panels"]!.AsArray().SelectMany(p => p!["targets"]!.AsArray()).Select(t => (string)t!["expr"]!).ToList();
+        var used = expressions.SelectMany(e => MetricName().Matches(e).Select(m => m.Value)).ToHashSet();
+
+        var config = GatewayConfig.Standard(fixture.Stub);
+        config.Tenants[Tenant] = GatewayConfig.Tenant(Key, "*");
+        config.Tenants[Tenant]!["Policy"] = new JsonObject { ["MonthlyBudgetUsd"] = 1 };
+        await using var gateway = await GatewayInstance.StartAsync(config);
+        using var http = gateway.CreateHttpClient(Key);
+        using (await http.PostAsync("/v1/chat/completions", ChatCompletionsTests.JsonContent("""{"model":"gpt-test","messages":[{"role":"user","content":"grafana"}],"lcg":{"documents":["The dashboard reads the metrics."]}}""")))
+        {
+        }
+
+        var exported = (await ScrapeAsync(gateway, m => m.Keys.Any(k => k.Item1 == "lcg_counterfactual_cost_usd_total"))).Keys.Select(k => k.Name).ToHashSet();
+
+        Assert.NotEmpty(expressions);
+        Assert.All(used, name => Assert.Contains(name, exported));
+    }
+
+    [GeneratedRegex(@"lcg_[a-z_]+")]
+    private static partial Regex MetricName();
+
+    [Fact]
     public async Task OneRequest_IsTracedThroughDecideRetrievePositionForwardAndSettle()
     {
         var traceId = ActivityTraceId.CreateRandom();
