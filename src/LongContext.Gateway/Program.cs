@@ -20,6 +20,11 @@ if (args is ["ingest", .. var ingestArgs])
     return await LongContext.Gateway.Corpora.IngestCommand.RunAsync(ingestArgs, Console.Out, Console.Error);
 }
 
+if (args is ["eval", .. var evalArgs])
+{
+    return await LongContext.Evaluation.EvalCommand.RunAsync(evalArgs, Console.Out, Console.Error);
+}
+
 if (args is ["train-reference", .. var trainArgs])
 {
     return LongContext.Gateway.Backend.TrainReferenceCommand.Run(trainArgs, Console.Out, Console.Error);

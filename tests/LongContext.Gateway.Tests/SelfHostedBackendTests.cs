@@ -75,4 +75,43 @@ public sealed class SelfHostedBackendTests
         Assert.Equal(["long_context:lcg-reference:full", "long_context:lcg-reference:ring", "long_context:lcg-reference:star"], from!.Split(',').Order());
         Assert.True(result.Value.Usage.InputTokenCount > 400);
     }
+
+    [Fact]
+    public async Task EvalCommand_SweepsPasskeysThroughTheDefaultSetUp_AndWritesTheTable()
+    {
+        var port = FreePort();
+        var ledger = Path.Combine(Path.GetTempPath(), $"lcg-eval-{Guid.NewGuid():N}.db");
+        await using var app = GatewayInstance.Build(
+            settingsPath: null,
+            "--Ledger:SqlitePath", ledger,
+            "--Corpora:Directory", ledger + ".corpora",
+            "--Backend:Urls", $"http://127.0.0.1:{port}",
+            "--Upstreams:self-hosted:Destinations:local:Address", $"http://127.0.0.1:{port}/v1/");
+        await app.StartAsync();
+        var directory = Directory.CreateTempSubdirectory("lcg-eval-").FullName;
+        // The landmark-attention filler the reference model was trained on, as the user's own haystack files.
+        Directory.CreateDirectory(Path.Combine(directory, "haystack"));
+        await File.WriteAllTextAsync(Path.Combine(directory, "haystack", "filler.txt"), NeedleTasks.Filler);
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var exit = await LongContext.Evaluation.EvalCommand.RunAsync(
+            ["--gateway", app.Urls.Single(), "--key", "lcg-local-dev-key", "--model", "lcg-reference", "--route", "long_context",
+             "--kinds", "passkey", "--lengths", "300,450", "--depths", "0,0.5,1", "--tokenizer", "bytes", "--context", "message",
+             "--haystack", Path.Combine(directory, "haystack"), "--max-tokens", "8", "--seed", "5",
+             "--admin-key", "lcg-local-admin-key", "--tenant", "local", "--out", Path.Combine(directory, "out")],
+            output, error);
+
+        Assert.True(exit == 0, error.ToString());
+        var lines = await File.ReadAllLinesAsync(Path.Combine(directory, "out", "results.jsonl"));
+        Assert.Equal(6, lines.Length);
+        var rows = lines.Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!).ToList();
+        Assert.All(rows, r => Assert.Equal(("long_context", "ledger"), ((string)r["route"]!, (string)r["cost_source"]!)));
+        var hits = rows.Count(r => (bool)r["hit"]!);
+        Assert.True(hits >= 5, $"{hits} of 6 passkeys found: {output}");
+        var summary = await File.ReadAllTextAsync(Path.Combine(directory, "out", "summary.md"));
+        Assert.Contains("| length \\ depth |", summary, StringComparison.Ordinal);
+        Assert.Contains("| 450 |", summary, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(directory, "out", "heatmap-long_context.svg")));
+        Directory.Delete(directory, recursive: true);
+    }
 }
