@@ -18,6 +18,7 @@ public static class EvalCommand
                     [--lengths 1000,4000] [--depths 0,0.25,0.5,0.75,1] [--repeats 1] [--seed 1]
                     [--haystack DIR] [--tokenizer o200k_base|cl100k_base|bytes] [--context documents|message] [--max-tokens 32]
                     [--admin-key KEY --tenant ID]   (actual cost from the ledger instead of the estimate)
+                    [--record true]   (with --admin-key and --tenant: store the scored probes as the tenant's measured recall)
         """;
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter output, TextWriter error, HttpClient? http = null)
@@ -95,6 +96,17 @@ public static class EvalCommand
                 await File.WriteAllTextAsync(Path.Combine(outDirectory, $"heatmap-{route.Key}.svg"), EvalReport.Heatmap([.. route], $"recall, route {route.Key} ({options.Model})"));
             }
 
+            if (Value("record") == "true")
+            {
+                if (options.AdminKey is null || options.Tenant is null)
+                {
+                    throw new ArgumentException("--record needs --admin-key and --tenant.");
+                }
+
+                await RecordAsync(http ?? client!, options, results, outDirectory);
+                output.WriteLine($"recorded {results.Count} probes as measured recall of tenant {options.Tenant}");
+            }
+
             output.Write(summary);
             foreach (var failure in results.Where(r => r.Error is not null).Select(r => r.Error).Distinct().Take(5))
             {
@@ -108,6 +120,32 @@ public static class EvalCommand
         {
             error.WriteLine($"eval: {e.Message}");
             return 2;
+        }
+    }
+
+    /// <summary>Posts the scored probes to the gateway (POST /api/evaluations, admin key): they become the dashboard's and the metrics' measured recall.</summary>
+    private static async Task RecordAsync(HttpClient http, EvalOptions options, IReadOnlyList<EvalResult> results, string run)
+    {
+        var body = new System.Text.Json.Nodes.JsonObject
+        {
+            ["tenant"] = options.Tenant,
+            ["run"] = Path.GetFileName(Path.GetFullPath(run).TrimEnd(Path.DirectorySeparatorChar)),
+            ["results"] = new System.Text.Json.Nodes.JsonArray([.. results.Where(r => r.Route is not null).Select(r => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject
+            {
+                ["kind"] = r.Probe.Kind,
+                ["route"] = r.Route,
+                ["model"] = r.Model,
+                ["length"] = r.Probe.LengthTokens,
+                ["depth"] = r.Probe.Depth,
+                ["hit"] = r.Hit,
+            })]),
+        };
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(options.Gateway, "api/evaluations")) { Content = new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json") };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", options.AdminKey);
+        using var response = await http.SendAsync(request);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new HttpRequestException($"recording the run failed: HTTP {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
         }
     }
 

@@ -76,6 +76,26 @@ public sealed class DashboardTests(GatewayFixture fixture)
     }
 
     [Fact]
+    public async Task RecordingEvaluations_NeedsTheAdminKey_AndWellFormedResults()
+    {
+        await using var gateway = await GatewayInstance.StartAsync(GatewayConfig.Standard(fixture.Stub));
+        using var tenantKey = gateway.CreateHttpClient(GatewayConfig.AcmeKey);
+        using var admin = gateway.CreateHttpClient(GatewayConfig.AdminKey);
+        const string Good = """{"tenant":"acme","results":[{"route":"rag","length":500,"depth":0.5,"hit":true}]}""";
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await tenantKey.PostAsync("/api/evaluations", ChatCompletionsTests.JsonContent(Good))).StatusCode);
+        await ErrorAssert.IsOpenAiErrorAsync(await admin.PostAsync("/api/evaluations", ChatCompletionsTests.JsonContent("""{"tenant":"acme","results":[{"route":"rag","length":500,"depth":1.5,"hit":true}]}""")), HttpStatusCode.BadRequest, "invalid_value", "results[0]");
+        await ErrorAssert.IsOpenAiErrorAsync(await admin.PostAsync("/api/evaluations", ChatCompletionsTests.JsonContent("""{"tenant":"acme","results":[]}""")), HttpStatusCode.BadRequest, "missing_required_parameter", "results");
+        await ErrorAssert.IsOpenAiErrorAsync(await admin.PostAsync("/api/evaluations", ChatCompletionsTests.JsonContent("""{"tenant":"nobody","results":[{"route":"rag","length":500,"depth":0.5,"hit":true}]}""")), HttpStatusCode.NotFound, "not_found", "tenant");
+        Assert.Equal(HttpStatusCode.OK, (await admin.PostAsync("/api/evaluations", ChatCompletionsTests.JsonContent(Good))).StatusCode);
+
+        // Nothing of the rejected posts was kept: only the good probe counts.
+        var summary = JsonNode.Parse(await admin.GetStringAsync("/api/dashboard/summary?tenant=acme&days=1"))!;
+        var cell = summary["recall"]!.AsArray().Single(c => (string)c!["route"]! == "rag")!;
+        Assert.Equal((1, 1.0), ((int)cell["measured_probes"]!, (double)cell["measured_recall"]!));
+    }
+
+    [Fact]
     public async Task Page_RendersItsChartsFromTheWorkload_InChromium()
     {
         await using var gateway = await WorkloadAsync();

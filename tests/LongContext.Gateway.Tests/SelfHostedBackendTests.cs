@@ -98,7 +98,7 @@ public sealed class SelfHostedBackendTests
             ["--gateway", app.Urls.Single(), "--key", "lcg-local-dev-key", "--model", "lcg-reference", "--route", "long_context",
              "--kinds", "passkey", "--lengths", "300,450", "--depths", "0,0.5,1", "--tokenizer", "bytes", "--context", "message",
              "--haystack", Path.Combine(directory, "haystack"), "--max-tokens", "8", "--seed", "5",
-             "--admin-key", "lcg-local-admin-key", "--tenant", "local", "--out", Path.Combine(directory, "out")],
+             "--admin-key", "lcg-local-admin-key", "--tenant", "local", "--record", "true", "--out", Path.Combine(directory, "out")],
             output, error);
 
         Assert.True(exit == 0, error.ToString());
@@ -112,6 +112,15 @@ public sealed class SelfHostedBackendTests
         Assert.Contains("| length \\ depth |", summary, StringComparison.Ordinal);
         Assert.Contains("| 450 |", summary, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(directory, "out", "heatmap-long_context.svg")));
+
+        // Recorded: the dashboard shows the measured recall beside the expected one.
+        using var admin = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
+        admin.DefaultRequestHeaders.Authorization = new("Bearer", "lcg-local-admin-key");
+        var dashboard = System.Text.Json.Nodes.JsonNode.Parse(await admin.GetStringAsync("/api/dashboard/summary?tenant=local&days=1"))!;
+        var cell = dashboard["recall"]!.AsArray().Single(c => (string)c!["route"]! == "long_context" && (string)c!["bucket"]! == "<8K")!;
+        Assert.Equal(6, (int)cell["measured_probes"]!);
+        Assert.Equal(Math.Round(hits / 6.0, 4), (double)cell["measured_recall"]!);
+        Assert.NotNull(cell["expected_recall"]);
         Directory.Delete(directory, recursive: true);
     }
 }

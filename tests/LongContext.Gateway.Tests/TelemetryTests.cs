@@ -69,7 +69,15 @@ public sealed partial class TelemetryTests(GatewayFixture fixture)
         {
         }
 
-        var exported = (await ScrapeAsync(gateway, m => m.Keys.Any(k => k.Item1 == "lcg_counterfactual_cost_usd_total"))).Keys.Select(k => k.Name).ToHashSet();
+        using var admin = gateway.CreateHttpClient(GatewayConfig.AdminKey);
+        using (var recorded = await admin.PostAsync("/api/evaluations", ChatCompletionsTests.JsonContent($$"""{"tenant":"{{Tenant}}","run":"r1","results":[{"kind":"passkey","route":"long_context","model":"gpt-test","length":1000,"depth":0.5,"hit":true},{"route":"long_context","length":1000,"depth":1,"hit":false}]}""")))
+        {
+            recorded.EnsureSuccessStatusCode();
+        }
+
+        var scraped = await ScrapeAsync(gateway, m => m.Keys.Any(k => k.Item1 == "lcg_counterfactual_cost_usd_total") && m.Keys.Any(k => k.Item1 == "lcg_measured_recall"));
+        var exported = scraped.Keys.Select(k => k.Name).ToHashSet();
+        Assert.Equal(0.5, scraped[("lcg_measured_recall", $"bucket=\"<8K\",route=\"long_context\",tenant=\"{Tenant}\"")]);
 
         Assert.NotEmpty(expressions);
         Assert.All(used, name => Assert.Contains(name, exported));

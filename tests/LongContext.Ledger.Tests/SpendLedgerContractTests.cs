@@ -141,6 +141,21 @@ public abstract class SpendLedgerContractTests
     }
 
     [Fact]
+    public async Task Evaluations_AreCountedPerRouteModelAndLength_ForTheirTenant()
+    {
+        var log = (IEvaluationLog)await OpenAsync();
+        EvaluationRecord Probe(string route, long length, bool hit, string tenant = "acme") => new(Guid.CreateVersion7(), tenant, Now, "run-1", "passkey", route, "m", length, 0.5, hit);
+
+        await log.RecordEvaluationsAsync([Probe("rag", 1_000, true), Probe("rag", 1_000, false), Probe("rag", 1_000, true), Probe("long_context", 1_000, true), Probe("rag", 4_000, false), Probe("rag", 1_000, false, tenant: "globex")]);
+
+        var cells = await log.MeasuredRecallAsync("acme", Now.AddDays(-1));
+        Assert.Equal(
+            [("long_context", 1_000L, 1L, 1L), ("rag", 1_000L, 3L, 2L), ("rag", 4_000L, 1L, 0L)],
+            cells.Select(c => (c.Route, c.LengthTokens, c.Probes, c.Hits)));
+        Assert.Empty(await log.MeasuredRecallAsync("acme", Now.AddDays(1)));
+    }
+
+    [Fact]
     public async Task Reserve_NegativeAmount_IsRejected()
     {
         var ledger = await OpenAsync();

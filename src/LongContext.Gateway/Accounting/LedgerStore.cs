@@ -15,11 +15,15 @@ internal sealed class LedgerStore : IAsyncDisposable
 {
     private ISpendLedger? _spend;
     private IDecisionLog? _decisions;
+    private IEvaluationLog? _evaluations;
     private IAsyncDisposable? _owned;
 
     public ISpendLedger Spend => _spend ?? throw new InvalidOperationException("The ledger is opened when the gateway starts.");
 
     public IDecisionLog Decisions => _decisions ?? throw new InvalidOperationException("The ledger is opened when the gateway starts.");
+
+    /// <summary>Measured recall from evaluation runs, in the same store.</summary>
+    public IEvaluationLog Evaluations => _evaluations ?? throw new InvalidOperationException("The ledger is opened when the gateway starts.");
 
     /// <summary>Where the ledger lives, for the start-up log.</summary>
     public string Location { get; private set; } = "";
@@ -31,7 +35,7 @@ internal sealed class LedgerStore : IAsyncDisposable
             try
             {
                 var postgres = await PostgresSpendLedger.OpenAsync(config.PostgresConnectionString!, cancellationToken);
-                (_spend, _decisions, _owned) = (postgres, postgres, postgres);
+                (_spend, _decisions, _evaluations, _owned) = (postgres, postgres, postgres, postgres);
                 Location = "PostgreSQL " + new NpgsqlConnectionStringBuilder(config.PostgresConnectionString) { Password = null }.ToString();
             }
             catch (Exception e) when (e is NpgsqlException or ArgumentException or InvalidOperationException)
@@ -46,7 +50,7 @@ internal sealed class LedgerStore : IAsyncDisposable
         try
         {
             var sqlite = await SqliteSpendLedger.OpenAsync(path, cancellationToken);
-            (_spend, _decisions) = (sqlite, sqlite);
+            (_spend, _decisions, _evaluations) = (sqlite, sqlite, sqlite);
             Location = "SQLite " + path;
         }
         catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)

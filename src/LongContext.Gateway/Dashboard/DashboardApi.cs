@@ -9,6 +9,14 @@ using Microsoft.Extensions.Options;
 
 namespace LongContext.Gateway.Dashboard;
 
+/// <summary>Context-length buckets (tokens), by upper bound, shared by the dashboard and the metrics.</summary>
+internal static class ContextBuckets
+{
+    public static readonly (long Below, string Name)[] All = [(8_192, "<8K"), (32_768, "8K-32K"), (131_072, "32K-128K"), (1_048_576, "128K-1M"), (long.MaxValue, ">1M")];
+
+    public static string Of(long tokens) => All.First(b => tokens < b.Below).Name;
+}
+
 /// <summary>
 /// The dashboard: a page at <c>/dashboard</c> (assets shipped inside the gateway, nothing from a
 /// CDN) over a JSON API at <c>/api/dashboard</c> that reads the decision log and the ledger, for
@@ -21,6 +29,8 @@ namespace LongContext.Gateway.Dashboard;
 /// with its burn-down and month-end projection, the context-rot curves of the tenant's models,
 /// the latest decisions.</item>
 /// <item><c>GET /api/dashboard/decisions/{id}?tenant=ID</c>: one decision with its full detail.</item>
+/// <item><c>POST /api/evaluations</c>: scored probes of an evaluation run (<c>eval --record</c>), the
+/// measured recall the summary and <c>lcg_measured_recall</c> show.</item>
 /// </list>
 /// </summary>
 internal static class DashboardApi
@@ -35,6 +45,7 @@ internal static class DashboardApi
         api.MapGet("/tenants", (IOptions<GatewaySettings> settings) => Json(new JsonObject { ["tenants"] = new JsonArray([.. settings.Value.Tenants.Keys.Order(StringComparer.Ordinal).Select(t => JsonValue.Create(t))]) }));
         api.MapGet("/summary", SummaryAsync);
         api.MapGet("/decisions/{id:guid}", DecisionAsync);
+        app.MapPost("/api/evaluations", RecordEvaluationsAsync).AddEndpointFilter<AdminAuthenticationFilter>();
         return app;
     }
 
@@ -74,6 +85,51 @@ internal static class DashboardApi
             : new OpenAiErrorResult(StatusCodes.Status404NotFound, new($"No decision {id} for tenant '{tenant}'.", "invalid_request_error", "id", "not_found"));
     }
 
+    private static async Task<IResult> RecordEvaluationsAsync(HttpContext context, JsonBodyReader reader, LedgerStore ledger, Telemetry.GatewayTelemetry telemetry, IOptions<GatewaySettings> settings, TimeProvider time)
+    {
+        var (body, error) = await reader.ReadObjectAsync(context.Request, context.RequestAborted);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        var tenant = body!["tenant"] is JsonValue t && t.TryGetValue<string>(out var id) ? id : null;
+        if (TenantError(tenant, settings) is { } tenantError)
+        {
+            return tenantError;
+        }
+
+        if (body["results"] is not JsonArray { Count: > 0 } results)
+        {
+            return OpenAiErrors.MissingParameter("results");
+        }
+
+        var run = body["run"] is JsonValue r && r.TryGetValue<string>(out var name) ? name : Guid.NewGuid().ToString("N");
+        var now = time.GetUtcNow();
+        var records = new List<EvaluationRecord>(results.Count);
+        for (var i = 0; i < results.Count; i++)
+        {
+            if (results[i] is not JsonObject item
+                || item["route"] is not JsonValue route || !route.TryGetValue<string>(out var routeName)
+                || item["length"] is not JsonValue length || !length.TryGetValue<long>(out var tokens) || tokens < 1
+                || item["depth"] is not JsonValue depth || !depth.TryGetValue<double>(out var at) || at is < 0 or > 1
+                || item["hit"] is not JsonValue hit || !hit.TryGetValue<bool>(out var found))
+            {
+                return OpenAiErrors.InvalidValue($"results[{i}]", "needs route (string), length (tokens ≥ 1), depth (0–1) and hit (true/false).");
+            }
+
+            records.Add(new EvaluationRecord(Guid.CreateVersion7(now), tenant!, now, run, item["kind"]?.ToString() ?? "probe", routeName, item["model"]?.ToString(), tokens, at, found));
+        }
+
+        await ledger.Evaluations.RecordEvaluationsAsync(records, context.RequestAborted);
+        foreach (var cell in records.GroupBy(x => (x.Route, Bucket: ContextBuckets.Of(x.LengthTokens))))
+        {
+            telemetry.MeasuredRecall(tenant!, cell.Key.Route, cell.Key.Bucket, cell.Count(x => x.Hit) / (double)cell.Count());
+        }
+
+        return Json(new JsonObject { ["object"] = "evaluation.recorded", ["run"] = run, ["probes"] = records.Count });
+    }
+
     private static OpenAiErrorResult? TenantError(string? tenant, IOptions<GatewaySettings> settings) =>
         string.IsNullOrEmpty(tenant) ? OpenAiErrors.MissingParameter("tenant")
         : !settings.Value.Tenants.ContainsKey(tenant) ? new OpenAiErrorResult(StatusCodes.Status404NotFound, new($"No tenant '{tenant}'.", "invalid_request_error", "tenant", "not_found"))
@@ -85,8 +141,7 @@ internal static class DashboardApi
 /// <summary>The dashboard's numbers, computed from the decision log and the ledger.</summary>
 internal sealed class DashboardQueries(LedgerStore ledger, RoutingCatalog routing, IOptions<GatewaySettings> settings, TimeProvider time)
 {
-    /// <summary>Context-length buckets (prompt tokens as the gateway counted them), upper bounds.</summary>
-    private static readonly (long Below, string Name)[] Buckets = [(8_192, "<8K"), (32_768, "8K-32K"), (131_072, "32K-128K"), (1_048_576, "128K-1M"), (long.MaxValue, ">1M")];
+    private static readonly (long Below, string Name)[] Buckets = ContextBuckets.All;
 
     public async Task<JsonObject> SummaryAsync(string tenant, int days, CancellationToken cancellationToken)
     {
@@ -117,17 +172,23 @@ internal sealed class DashboardQueries(LedgerStore ledger, RoutingCatalog routin
         var routedEstimated = spent.Sum(r => r.EstimatedCostUsd ?? 0);
         var allLongContext = spent.Sum(r => Had(r, "long_context"));
         var hybrid = spent.Where(r => r.Escalated is not null).ToList();
+        // Expected recall from the decisions; measured recall from evaluation runs (eval --record) in the same period.
+        var expected = spent.Where(r => r.ExpectedRecall is not null).GroupBy(r => (Route: r.Route ?? "none", Bucket: Bucket(r.EstimatedPromptTokens)))
+            .ToDictionary(g => g.Key, g => (Requests: g.Count(), Recall: g.Average(r => r.ExpectedRecall!.Value)));
+        var measured = (await ledger.Evaluations.MeasuredRecallAsync(tenant, since, cancellationToken)).GroupBy(m => (m.Route, Bucket: Bucket(m.LengthTokens)))
+            .ToDictionary(g => g.Key, g => (Probes: g.Sum(m => m.Probes), Hits: g.Sum(m => m.Hits)));
         var recall = new JsonArray();
-        foreach (var group in spent.Where(r => r.ExpectedRecall is not null).GroupBy(r => (r.Route, Bucket(r.EstimatedPromptTokens))).OrderBy(g => g.Key.Route).ThenBy(g => Array.FindIndex(Buckets, b => b.Name == g.Key.Item2)))
+        foreach (var key in expected.Keys.Union(measured.Keys).OrderBy(k => k.Route, StringComparer.Ordinal).ThenBy(k => Array.FindIndex(Buckets, b => b.Name == k.Bucket)))
         {
+            var (hasExpected, hasMeasured) = (expected.TryGetValue(key, out var e), measured.TryGetValue(key, out var m));
             recall.Add(new JsonObject
             {
-                ["route"] = group.Key.Route,
-                ["bucket"] = group.Key.Item2,
-                ["requests"] = group.Count(),
-                ["expected_recall"] = Math.Round(group.Average(r => r.ExpectedRecall!.Value), 4),
-                // Measured recall comes from evaluation runs, which are not part of the decision log yet.
-                ["measured_recall"] = null,
+                ["route"] = key.Route,
+                ["bucket"] = key.Bucket,
+                ["requests"] = hasExpected ? e.Requests : 0,
+                ["expected_recall"] = hasExpected ? Math.Round(e.Recall, 4) : null,
+                ["measured_probes"] = hasMeasured ? m.Probes : 0,
+                ["measured_recall"] = hasMeasured && m.Probes > 0 ? Math.Round(m.Hits / (double)m.Probes, 4) : null,
             });
         }
 
@@ -211,7 +272,7 @@ internal sealed class DashboardQueries(LedgerStore ledger, RoutingCatalog routin
         return curves;
     }
 
-    private static string Bucket(long tokens) => Buckets.First(b => tokens < b.Below).Name;
+    private static string Bucket(long tokens) => ContextBuckets.Of(tokens);
 
     public static JsonObject Row(DecisionRecord r, bool detail)
     {

@@ -9,7 +9,7 @@ namespace LongContext.Gateway.Telemetry;
 /// <c>forward</c>, <c>settle</c> (and the hybrid route's <c>rag_step</c>). Metrics (Prometheus names
 /// in brackets): requests [lcg_requests_total], tokens [lcg_tokens_total], estimated and actual cost
 /// [lcg_cost_usd_total], the other routes' counterfactual cost [lcg_counterfactual_cost_usd_total],
-/// expected recall [lcg_expected_recall], decision and upstream latency
+/// expected recall [lcg_expected_recall], measured recall of the latest evaluation run [lcg_measured_recall], decision and upstream latency
 /// [lcg_decision_duration_seconds, lcg_upstream_duration_seconds], reservations this gateway holds
 /// [lcg_open_reservations] and each tenant's remaining budget [lcg_budget_remaining_usd].
 /// </summary>
@@ -29,6 +29,7 @@ internal sealed class GatewayTelemetry : IDisposable
     private readonly Histogram<double> _upstream;
     private readonly UpDownCounter<long> _reservations;
     private readonly ConcurrentDictionary<string, double> _budgetRemaining = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Tenant, string Route, string Bucket), double> _measuredRecall = new();
 
     public GatewayTelemetry(IMeterFactory meters)
     {
@@ -41,6 +42,7 @@ internal sealed class GatewayTelemetry : IDisposable
         _decision = _meter.CreateHistogram<double>("lcg.decision.duration", unit: "s", description: "Time to measure, score and decide a request.");
         _upstream = _meter.CreateHistogram<double>("lcg.upstream.duration", unit: "s", description: "Time from forwarding to the end of the upstream's answer.");
         _reservations = _meter.CreateUpDownCounter<long>("lcg.open_reservations", description: "Budget reservations this gateway holds right now.");
+        _meter.CreateObservableGauge("lcg.measured_recall", () => _measuredRecall.Select(m => new Measurement<double>(m.Value, new("tenant", m.Key.Tenant), new("route", m.Key.Route), new("bucket", m.Key.Bucket))), description: "Recall measured by the latest evaluation run, per tenant, route and context-length bucket.");
         _meter.CreateObservableGauge("lcg.budget_remaining", () => _budgetRemaining.Select(b => new Measurement<double>(b.Value, new KeyValuePair<string, object?>("tenant", b.Key))), unit: "usd", description: "Monthly (else daily) budget left per budgeted tenant, as of its latest request.");
     }
 
@@ -51,6 +53,8 @@ internal sealed class GatewayTelemetry : IDisposable
     public void ReservationOpened() => _reservations.Add(1);
 
     public void ReservationSettled() => _reservations.Add(-1);
+
+    public void MeasuredRecall(string tenant, string route, string bucket, double recall) => _measuredRecall[(tenant, route, bucket)] = recall;
 
     public void BudgetRemaining(string tenant, decimal remaining) => _budgetRemaining[tenant] = (double)Math.Max(remaining, 0);
 

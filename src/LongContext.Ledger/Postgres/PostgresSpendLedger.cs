@@ -9,7 +9,7 @@ namespace LongContext.Ledger.Postgres;
 /// advisory lock on the tenant, so check-then-insert is atomic across every gateway process;
 /// under READ COMMITTED the budget query after the lock sees every reservation committed before it.
 /// </summary>
-public sealed class PostgresSpendLedger : ISpendLedger, IDecisionLog, IAsyncDisposable
+public sealed class PostgresSpendLedger : ISpendLedger, IDecisionLog, IEvaluationLog, IAsyncDisposable
 {
     private readonly NpgsqlDataSource _dataSource;
 
@@ -55,6 +55,19 @@ public sealed class PostgresSpendLedger : ISpendLedger, IDecisionLog, IAsyncDisp
                 detail             jsonb            NOT NULL
             );
             CREATE INDEX IF NOT EXISTS ix_decisions_tenant_created ON decisions (tenant, created_at);
+            CREATE TABLE IF NOT EXISTS evaluations (
+                id          uuid             PRIMARY KEY,
+                tenant      text             NOT NULL,
+                created_at  timestamptz      NOT NULL,
+                run         text             NOT NULL,
+                kind        text             NOT NULL,
+                route       text             NOT NULL,
+                model       text,
+                length      bigint           NOT NULL,
+                depth       double precision NOT NULL,
+                hit         boolean          NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS ix_evaluations_tenant_created ON evaluations (tenant, created_at);
             """);
         await command.ExecuteNonQueryAsync(cancellationToken);
         // Ledgers written before a column existed get it (empty for their old rows).
@@ -169,6 +182,44 @@ public sealed class PostgresSpendLedger : ISpendLedger, IDecisionLog, IAsyncDisp
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         return new EscalationCounts(reader.GetInt64(0), reader.GetInt64(1));
+    }
+
+    public async Task RecordEvaluationsAsync(IReadOnlyList<EvaluationRecord> records, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        foreach (var r in records)
+        {
+            await using var command = new NpgsqlCommand("INSERT INTO evaluations (id, tenant, created_at, run, kind, route, model, length, depth, hit) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", connection, transaction);
+            command.Parameters.AddWithValue(r.Id);
+            command.Parameters.AddWithValue(r.TenantId);
+            command.Parameters.AddWithValue(r.CreatedAt.ToUniversalTime());
+            command.Parameters.AddWithValue(r.Run);
+            command.Parameters.AddWithValue(r.Kind);
+            command.Parameters.AddWithValue(r.Route);
+            command.Parameters.Add(Text(r.Model));
+            command.Parameters.AddWithValue(r.LengthTokens);
+            command.Parameters.AddWithValue(r.Depth);
+            command.Parameters.AddWithValue(r.Hit);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<MeasuredRecall>> MeasuredRecallAsync(string tenantId, DateTimeOffset since, CancellationToken cancellationToken = default)
+    {
+        await using var command = _dataSource.CreateCommand("SELECT route, model, length, count(*), count(*) FILTER (WHERE hit) FROM evaluations WHERE tenant = $1 AND created_at >= $2 GROUP BY route, model, length ORDER BY route, model, length");
+        command.Parameters.AddWithValue(tenantId);
+        command.Parameters.AddWithValue(since.ToUniversalTime());
+        var rows = new List<MeasuredRecall>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new MeasuredRecall(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4)));
+        }
+
+        return rows;
     }
 
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();

@@ -9,7 +9,7 @@ namespace LongContext.Ledger.Sqlite;
 /// <c>BEGIN IMMEDIATE</c> transaction, so SQLite's single writer lock makes check-then-insert
 /// atomic across threads and processes sharing the file. The decision log lives in the same file.
 /// </summary>
-public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog
+public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationLog
 {
     private readonly string _connectionString;
 
@@ -71,6 +71,19 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog
                 detail             TEXT    NOT NULL
             );
             CREATE INDEX IF NOT EXISTS ix_decisions_tenant_created ON decisions (tenant, created_at);
+            CREATE TABLE IF NOT EXISTS evaluations (
+                id          TEXT    PRIMARY KEY,
+                tenant      TEXT    NOT NULL,
+                created_at  INTEGER NOT NULL,
+                run         TEXT    NOT NULL,
+                kind        TEXT    NOT NULL,
+                route       TEXT    NOT NULL,
+                model       TEXT,
+                length      INTEGER NOT NULL,
+                depth       REAL    NOT NULL,
+                hit         INTEGER NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS ix_evaluations_tenant_created ON evaluations (tenant, created_at);
             """;
         await command.ExecuteNonQueryAsync(cancellationToken);
         await AddMissingColumnsAsync(connection, cancellationToken);
@@ -208,6 +221,47 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         return new EscalationCounts(reader.GetInt64(0), reader.GetInt64(1));
+    }
+
+    private static readonly string[] EvaluationParameters = ["$id", "$tenant", "$created", "$run", "$kind", "$route", "$model", "$length", "$depth", "$hit"];
+
+    public async Task RecordEvaluationsAsync(IReadOnlyList<EvaluationRecord> records, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var transaction = connection.BeginTransaction();
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "INSERT INTO evaluations (id, tenant, created_at, run, kind, route, model, length, depth, hit) VALUES ($id, $tenant, $created, $run, $kind, $route, $model, $length, $depth, $hit)";
+        var parameters = EvaluationParameters.Select(name => command.Parameters.Add(new SqliteParameter { ParameterName = name })).ToArray();
+        foreach (var r in records)
+        {
+            object?[] values = [r.Id.ToString(), r.TenantId, r.CreatedAt.ToUnixTimeMilliseconds(), r.Run, r.Kind, r.Route, (object?)r.Model ?? DBNull.Value, r.LengthTokens, r.Depth, r.Hit ? 1 : 0];
+            for (var i = 0; i < values.Length; i++)
+            {
+                parameters[i].Value = values[i];
+            }
+
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<MeasuredRecall>> MeasuredRecallAsync(string tenantId, DateTimeOffset since, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT route, model, length, count(*), sum(hit) FROM evaluations WHERE tenant = $tenant AND created_at >= $since GROUP BY route, model, length ORDER BY route, model, length";
+        command.Parameters.AddWithValue("$tenant", tenantId);
+        command.Parameters.AddWithValue("$since", since.ToUnixTimeMilliseconds());
+        var rows = new List<MeasuredRecall>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new MeasuredRecall(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4)));
+        }
+
+        return rows;
     }
 
     /// <summary>Ledgers written before a column existed get it (empty for their old rows).</summary>

@@ -3,7 +3,7 @@
 (() => {
   "use strict";
   const svgNs = "http://www.w3.org/2000/svg";
-  const colors = { routed: "var(--routed)", long_context: "var(--lc)", rag: "var(--rag)", hybrid: "var(--hybrid)", none: "#94a3b8" };
+  const colors = { routed: "var(--routed)", long_context: "var(--lc)", rag: "var(--rag)", hybrid: "var(--hybrid)", none: "#94a3b8", expected: "#94a3b8", measured: "#0f766e" };
   const $ = id => document.getElementById(id);
   const usd = v => v == null ? "—" : "$" + Number(v).toFixed(Math.abs(v) < 0.01 ? 6 : 2);
   const pct = v => v == null ? "—" : (100 * v).toFixed(1) + " %";
@@ -150,7 +150,7 @@
       cards(s);
       bars($("cost-chart"), s.cost.daily.map(d => ({ label: d.date.slice(5), values: { routed: Number(d.routed_estimated_usd), long_context: Number(d.all_long_context_usd), rag: Number(d.all_rag_usd) } })), ["routed", "long_context", "rag"], { format: usd, names: { routed: "routed", long_context: "all long context", rag: "all RAG" } });
       bars($("route-chart"), [{ label: "requests", values: s.routes }], Object.keys(s.routes), { format: v => String(Math.round(v)) });
-      bars($("recall-chart"), s.recall.map(r => ({ label: r.bucket, values: { [r.route]: r.expected_recall } })), [...new Set(s.recall.map(r => r.route))], { format: pct, max: 1 });
+      bars($("recall-chart"), s.recall.map(r => ({ label: `${r.route} ${r.bucket}`, values: { expected: r.expected_recall ?? 0, measured: r.measured_recall ?? 0 } })), ["expected", "measured"], { format: pct, max: 1 });
       budget(s);
       const palette = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#f59e0b", "#0891b2"];
       lines($("curves-chart"), s.curves.map((c, i) => ({ name: `${c.model} (${c.curve})`, color: palette[i % palette.length], points: c.points.map(p => [p.tokens, p.recall]) })), { log: true, maxY: 1, formatX: t => t >= 1e6 ? (t / 1e6) + "M" : (t / 1e3) + "K", formatY: pct });
