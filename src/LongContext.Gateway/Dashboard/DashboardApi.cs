@@ -135,7 +135,10 @@ internal static class DashboardApi
         : !settings.Value.Tenants.ContainsKey(tenant) ? new OpenAiErrorResult(StatusCodes.Status404NotFound, new($"No tenant '{tenant}'.", "invalid_request_error", "tenant", "not_found"))
         : null;
 
-    private static IResult Json(JsonObject value) => Results.Content(value.ToJsonString(), "application/json");
+    private static readonly System.Text.Json.JsonSerializerOptions Readable = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>JSON as text: timestamps keep their "+00:00" and explanations their symbols (the response is JSON, never HTML).</summary>
+    private static IResult Json(JsonObject value) => Results.Content(value.ToJsonString(Readable), "application/json");
 }
 
 /// <summary>The dashboard's numbers, computed from the decision log and the ledger.</summary>
