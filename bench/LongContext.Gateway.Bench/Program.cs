@@ -7,6 +7,8 @@
 //                long-context step streams.
 // Run in Release:
 //   dotnet run -c Release --project bench/LongContext.Gateway.Bench -- [--requests 20] [--first-token-ms 50] [--token-ms 10]
+// The routing benchmark (always-RAG / always-LC / hybrid / auto over a mixed workload; see RoutingBenchmark.cs):
+//   dotnet run -c Release --project bench/LongContext.Gateway.Bench -- routing [--sizes 2000,16000,128000,400000] [--questions 4]
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -15,6 +17,11 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using LongContext.Gateway.Hosting;
 using LongContext.Gateway.Tenancy;
+
+if (args is ["routing", ..])
+{
+    return await LongContext.Gateway.Bench.RoutingBenchmark.RunAsync(args);
+}
 
 string Option(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
 var requests = int.Parse(Option("--requests", "20"), CultureInfo.InvariantCulture);
@@ -185,3 +192,4 @@ foreach (var (name, _, _) in cases)
 await gateway.StopAsync();
 await upstream.StopAsync();
 Directory.Delete(directory, recursive: true);
+return 0;
