@@ -101,7 +101,7 @@ public sealed class HybridRouteTests(GatewayFixture fixture)
         Assert.Contains("4242", longContextStep.Body, StringComparison.Ordinal);
         Assert.Contains("harbour log", longContextStep.Body, StringComparison.Ordinal);
 
-        var decisions = await DecisionsAsync(gateway, 2);
+        var decisions = await gateway.SettledDecisionsAsync(2);
         var answered = decisions.Single(d => d.Escalated == false);
         Assert.Equal((RagCost, (decimal?)null, RagCost), (answered.RagStepCostUsd!.Value, answered.LongContextStepCostUsd, answered.ActualCostUsd!.Value));
         var escalated = decisions.Single(d => d.Escalated == true);
@@ -218,23 +218,10 @@ public sealed class HybridRouteTests(GatewayFixture fixture)
 
         var error = await ErrorAssert.IsOpenAiErrorAsync(response, HttpStatusCode.BadGateway, "upstream_unavailable");
         Assert.Contains("down", error.Message, StringComparison.Ordinal);
-        var decision = Assert.Single(await DecisionsAsync(gateway, 1));
+        var decision = Assert.Single(await gateway.SettledDecisionsAsync(1));
         Assert.Equal((DecisionStatuses.Failed, (bool?)true, RagCost, (decimal?)null), (decision.Status, decision.Escalated, decision.RagStepCostUsd!.Value, decision.LongContextStepCostUsd));
         var usage = await gateway.Services.GetRequiredService<LedgerStore>().Spend.GetUsageAsync("acme", DateTimeOffset.UtcNow);
         Assert.Equal(RagCost, usage.MonthUsd);
-    }
-
-    private static async Task<IReadOnlyList<DecisionRecord>> DecisionsAsync(GatewayInstance gateway, int count)
-    {
-        var log = gateway.Services.GetRequiredService<LedgerStore>().Decisions;
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        IReadOnlyList<DecisionRecord> decisions;
-        while ((decisions = await log.ListAsync("acme", DateTimeOffset.UnixEpoch, 1000)).Count < count)
-        {
-            await Task.Delay(10, deadline.Token);
-        }
-
-        return decisions;
     }
 
     private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");

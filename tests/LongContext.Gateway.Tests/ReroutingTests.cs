@@ -67,7 +67,7 @@ public sealed class ReroutingTests(GatewayFixture fixture)
         Assert.Single(fixture.Stub.Received, r => r.Body.Contains(question, StringComparison.Ordinal) && r.Body.Contains("\"too-large\"", StringComparison.Ordinal));
         Assert.Single(fixture.Stub.Received, r => r.Body.Contains(question, StringComparison.Ordinal) && r.Body.Contains("\"stub-chat\"", StringComparison.Ordinal));
 
-        var decisions = await SettledAsync(gateway, 2);
+        var decisions = await gateway.SettledDecisionsAsync(2);
         var rerouted = Assert.Single(decisions, d => d.Status == DecisionStatuses.Rerouted);
         Assert.Equal("tight", rerouted.Model);
         Assert.Null(rerouted.ActualCostUsd);
@@ -91,22 +91,9 @@ public sealed class ReroutingTests(GatewayFixture fixture)
 
         var error = await ErrorAssert.IsOpenAiErrorAsync(response, HttpStatusCode.BadRequest, "no_feasible_route");
         Assert.Contains("its upstream refused this request: kv_cache_does_not_fit", error.Message, StringComparison.Ordinal);
-        var decisions = await SettledAsync(gateway, 2);
+        var decisions = await gateway.SettledDecisionsAsync(2);
         Assert.Equal([DecisionStatuses.Refused, DecisionStatuses.Rerouted], decisions.Select(d => d.Status).Order());
         var usage = await gateway.Services.GetRequiredService<LedgerStore>().Spend.GetUsageAsync("acme", DateTimeOffset.UtcNow);
         Assert.Equal(0m, usage.MonthUsd);
-    }
-
-    private static async Task<IReadOnlyList<DecisionRecord>> SettledAsync(GatewayInstance gateway, int count)
-    {
-        var log = gateway.Services.GetRequiredService<LedgerStore>().Decisions;
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        IReadOnlyList<DecisionRecord> decisions;
-        while ((decisions = await log.ListAsync("acme", DateTimeOffset.UnixEpoch, 1000)).Count < count)
-        {
-            await Task.Delay(10, deadline.Token);
-        }
-
-        return decisions;
     }
 }

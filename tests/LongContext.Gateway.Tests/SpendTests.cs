@@ -44,7 +44,7 @@ public sealed class SpendTests(GatewayFixture fixture)
 
         Assert.Equal(500, Assert.Single(updates, u => u.Usage is not null).Usage.InputTokenCount);
         // 500 in × $1 + 50 out × $2, per million.
-        var decisions = await SettledDecisionsAsync(gateway, 1);
+        var decisions = await gateway.SettledDecisionsAsync(1);
         Assert.Equal(0.0006m, Assert.Single(decisions).ActualCostUsd);
         Assert.Equal(0.0006m, (await UsageAsync(gateway)).MonthUsd);
     }
@@ -64,7 +64,7 @@ public sealed class SpendTests(GatewayFixture fixture)
         var sent = JsonNode.Parse(fixture.Stub.LastRequestWith("quiet usage:400,40,0").Body)!;
         Assert.True((bool)sent["stream_options"]!["include_usage"]!);
         // 400 in × $1 + 40 out × $2, per million.
-        await SettledDecisionsAsync(gateway, 1);
+        await gateway.SettledDecisionsAsync(1);
         Assert.Equal(0.00048m, (await UsageAsync(gateway)).MonthUsd);
     }
 
@@ -217,7 +217,7 @@ public sealed class SpendTests(GatewayFixture fixture)
         Assert.All(responses, status => Assert.True(status is HttpStatusCode.OK or HttpStatusCode.TooManyRequests, $"unexpected {status}"));
         var ok = responses.Count(s => s == HttpStatusCode.OK);
         Assert.InRange(ok, 1, 120);
-        var decisions = await SettledDecisionsAsync(first, 120);
+        var decisions = await first.SettledDecisionsAsync(120);
         var usage = await UsageAsync(first);
         Assert.Equal(ok * 0.000013m, usage.MonthUsd);
         Assert.True(usage.MonthUsd <= 0.005m);
@@ -258,18 +258,5 @@ public sealed class SpendTests(GatewayFixture fixture)
         }
 
         return record;
-    }
-
-    private static async Task<IReadOnlyList<DecisionRecord>> SettledDecisionsAsync(GatewayInstance gateway, int count)
-    {
-        var log = gateway.Services.GetRequiredService<LedgerStore>().Decisions;
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        IReadOnlyList<DecisionRecord> decisions;
-        while ((decisions = await log.ListAsync("acme", DateTimeOffset.UnixEpoch, 1000)).Count < count)
-        {
-            await Task.Delay(10, deadline.Token);
-        }
-
-        return decisions;
     }
 }

@@ -84,6 +84,23 @@ internal sealed class GatewayInstance : IAsyncDisposable
         return GatewayApp.Build(args);
     }
 
+    /// <summary>
+    /// The tenant's decision-log rows once there are at least <paramref name="count"/>: a client can
+    /// read the end of an answer a moment before the gateway has settled it and written its row.
+    /// </summary>
+    public async Task<IReadOnlyList<LongContext.Ledger.Decisions.DecisionRecord>> SettledDecisionsAsync(int count, string tenant = "acme")
+    {
+        var log = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Accounting.LedgerStore>(Services).Decisions;
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        IReadOnlyList<LongContext.Ledger.Decisions.DecisionRecord> decisions;
+        while ((decisions = await log.ListAsync(tenant, DateTimeOffset.UnixEpoch, 1000)).Count < count)
+        {
+            await Task.Delay(10, deadline.Token);
+        }
+
+        return decisions;
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _app.DisposeAsync();
