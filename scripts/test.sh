@@ -78,6 +78,14 @@ if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1
 fi
 
+# Name the failures last, where a log's tail shows them.
+if [ "$failed" -ne 0 ]; then
+  echo "Failed tests:"
+  for trx in "$results"/*.trx; do
+    [ -e "$trx" ] || continue
+    grep -o '<UnitTestResult [^>]*outcome="Failed"[^>]*>' "$trx" | grep -o 'testName="[^"]*"' | sed 's/^testName="/  /; s/"$//' || true
+  done
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
   exit 1

@@ -160,7 +160,7 @@ internal sealed partial class RoutedChat(
         }
 
         var reservationId = reservation.ReservationId!.Value;
-        telemetry.ReservationOpened();
+        telemetry.ReservationOpened(tenant.Id);
         var upstreamHeaders = chosen.Attention is { } attention
             ? new Dictionary<string, string> { [GatewayHeaders.Attention] = attention }
             : null;
@@ -184,7 +184,7 @@ internal sealed partial class RoutedChat(
 
                 telemetry.Answered(chosen.Model, RouteNames.Of(chosen.Route), time.GetElapsedTime(forwardStarted));
                 using var settleSpan = Telemetry.GatewayTelemetry.Source.StartActivity("settle");
-                await SettleAsync(reservationId, executed.ActualUsd);
+                await SettleAsync(tenant.Id, reservationId, executed.ActualUsd);
                 settled = true;
                 await RecordAsync(plan, decisionId, tenant, now, executed.Status, reservationId, executed.Usage, executed.ActualUsd, executed.Note, executed);
                 if (executed.Escalated is { } escalated && plan.Corpus is { } corpus)
@@ -224,7 +224,7 @@ internal sealed partial class RoutedChat(
                 _ => (succeeded ? DecisionStatuses.Completed : DecisionStatuses.Cancelled, chosen.WorstCaseCostUsd, "the upstream reported no usage; the reservation was committed as spent"),
             };
 
-            await SettleAsync(reservationId, actual);
+            await SettleAsync(tenant.Id, reservationId, actual);
             settled = true;
             await RecordAsync(plan, decisionId, tenant, now, status, reservationId, meter.Usage, actual, note);
         }
@@ -234,7 +234,7 @@ internal sealed partial class RoutedChat(
             if (!settled)
             {
                 // An exception mid-request: if any answer went out the upstream was paid; otherwise nothing was spent.
-                await SettleAsync(reservationId, meter.Wrote ? chosen.WorstCaseCostUsd : null);
+                await SettleAsync(tenant.Id, reservationId, meter.Wrote ? chosen.WorstCaseCostUsd : null);
             }
         }
 
@@ -242,12 +242,12 @@ internal sealed partial class RoutedChat(
     }
 
     /// <summary>Commits what was spent, or releases the reservation when nothing was.</summary>
-    private async Task SettleAsync(Guid reservationId, decimal? actual)
+    private async Task SettleAsync(string tenant, Guid reservationId, decimal? actual)
     {
         await (actual is { } cost
             ? ledger.Spend.CommitAsync(reservationId, cost, CancellationToken.None)
             : ledger.Spend.ReleaseAsync(reservationId, CancellationToken.None));
-        telemetry.ReservationSettled();
+        telemetry.ReservationSettled(tenant);
     }
 
     private decimal ActualCost(string model, UpstreamUsage usage) =>

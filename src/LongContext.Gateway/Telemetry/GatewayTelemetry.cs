@@ -41,7 +41,7 @@ internal sealed class GatewayTelemetry : IDisposable
         _expectedRecall = _meter.CreateHistogram<double>("lcg.expected_recall", description: "Expected recall of the chosen candidate.");
         _decision = _meter.CreateHistogram<double>("lcg.decision.duration", unit: "s", description: "Time to measure, score and decide a request.");
         _upstream = _meter.CreateHistogram<double>("lcg.upstream.duration", unit: "s", description: "Time from forwarding to the end of the upstream's answer.");
-        _reservations = _meter.CreateUpDownCounter<long>("lcg.open_reservations", description: "Budget reservations this gateway holds right now.");
+        _reservations = _meter.CreateUpDownCounter<long>("lcg.open_reservations", description: "Budget reservations this gateway holds right now, per tenant.");
         _meter.CreateObservableGauge("lcg.measured_recall", () => _measuredRecall.Select(m => new Measurement<double>(m.Value, new("tenant", m.Key.Tenant), new("route", m.Key.Route), new("bucket", m.Key.Bucket))), description: "Recall measured by the latest evaluation run, per tenant, route and context-length bucket.");
         _meter.CreateObservableGauge("lcg.budget_remaining", () => _budgetRemaining.Select(b => new Measurement<double>(b.Value, new KeyValuePair<string, object?>("tenant", b.Key))), unit: "usd", description: "Monthly (else daily) budget left per budgeted tenant, as of its latest request.");
     }
@@ -50,9 +50,9 @@ internal sealed class GatewayTelemetry : IDisposable
 
     public void Answered(string model, string route, TimeSpan elapsed) => _upstream.Record(elapsed.TotalSeconds, new("model", model), new("route", route));
 
-    public void ReservationOpened() => _reservations.Add(1);
+    public void ReservationOpened(string tenant) => _reservations.Add(1, new KeyValuePair<string, object?>("tenant", tenant));
 
-    public void ReservationSettled() => _reservations.Add(-1);
+    public void ReservationSettled(string tenant) => _reservations.Add(-1, new KeyValuePair<string, object?>("tenant", tenant));
 
     public void MeasuredRecall(string tenant, string route, string bucket, double recall) => _measuredRecall[(tenant, route, bucket)] = recall;
 
