@@ -8,7 +8,8 @@
 // Run in Release:
 //   dotnet run -c Release --project bench/LongContext.Gateway.Bench -- [--requests 20] [--first-token-ms 50] [--token-ms 10]
 // The routing benchmark (always-RAG / always-LC / hybrid / auto over a mixed workload; see RoutingBenchmark.cs):
-//   dotnet run -c Release --project bench/LongContext.Gateway.Bench -- routing [--sizes 2000,16000,128000,400000] [--questions 4]
+//   dotnet run -c Release --project bench/LongContext.Gateway.Bench -- routing [--sizes 2000,16000,128000,400000,1000000] [--questions 4] [--two-hop 2] [--recall-floor 0.9]
+//     [--gateway URL --key KEY --admin-key KEY --tenant ID]   (a running gateway and its configured upstreams instead of the local reader)
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;

@@ -81,6 +81,43 @@ public sealed class CalibrateCommandTests : IDisposable
         Assert.True(curve.RecallAtLength(8000) > curve.RecallAtLength(200000));
     }
 
+    [Fact]
+    public void EvalResults_AreFilteredByRouteAndModel_AndFailedRequestsMeasureNothing()
+    {
+        // Shaped as the eval command writes them: all long-context hits at 2K and all misses at 64K,
+        // mixed with RAG probes, another model's probes and failed requests that must not count.
+        var random = new Random();
+        var lines = new List<string>();
+        foreach (var length in new[] { 2_000, 64_000 })
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                var depth = Math.Round(random.NextDouble(), 2).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                var hit = length == 2_000 ? "true" : "false";
+                var opposite = length == 2_000 ? "false" : "true";
+                lines.Add($$"""{"kind":"niah","length":{{length}},"depth":{{depth}},"route":"long_context","model":"m1","hit":{{hit}},"error":null}""");
+                lines.Add($$"""{"kind":"niah","length":{{length}},"depth":{{depth}},"route":"rag","model":"m1","hit":{{opposite}},"error":null}""");
+                lines.Add($$"""{"kind":"niah","length":{{length}},"depth":{{depth}},"route":"long_context","model":"m2","hit":{{opposite}},"error":null}""");
+                lines.Add($$"""{"kind":"niah","length":{{length}},"depth":{{depth}},"route":"long_context","model":"m1","hit":false,"error":"502 upstream_unavailable"}""");
+            }
+        }
+
+        var results = Path.Combine(_directory, "results.jsonl");
+        File.WriteAllLines(results, lines);
+        var outPath = Path.Combine(_directory, "m1.json");
+        using var output = new StringWriter();
+
+        var code = CalibrateCommand.Run(["--name", "m1", "--out", outPath, "--route", "long_context", "--model", "m1", results], output, TextWriter.Null);
+
+        Assert.Equal(0, code);
+        Assert.StartsWith("40 results from 1 file(s)", output.ToString(), StringComparison.Ordinal);
+        var curve = ContextRotFiles.Load(outPath);
+        Assert.Equal([2_000L, 64_000L], curve.Points.Select(p => p.Tokens));
+        Assert.True(curve.Points[0].Recall > 0.9 && curve.Points[1].Recall < 0.1, string.Join(", ", curve.Points));
+
+        Assert.Equal(1, CalibrateCommand.Run(["--name", "m1", "--out", outPath, "--route", "hybrid", results], TextWriter.Null, TextWriter.Null));
+    }
+
     [Theory]
     [InlineData("""{"length": 1000, "depth": 0.5}""", "bad.jsonl:2: 'hit' must be true or false")]
     [InlineData("""{"length": 1000, "depth": 50, "hit": true}""", "bad.jsonl:2: length must be positive and depth in 0-1")]

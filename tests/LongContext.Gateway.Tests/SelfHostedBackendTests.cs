@@ -121,6 +121,15 @@ public sealed class SelfHostedBackendTests
         Assert.Equal(6, (int)cell["measured_probes"]!);
         Assert.Equal(Math.Round(hits / 6.0, 4), (double)cell["measured_recall"]!);
         Assert.NotNull(cell["expected_recall"]);
+
+        // And calibrate reads the run's results as they are: a context-rot curve for the reference model.
+        var curvePath = Path.Combine(directory, "lcg-reference-measured.json");
+        var calibrated = LongContext.Gateway.Routing.CalibrateCommand.Run(
+            ["--name", "lcg-reference-measured", "--out", curvePath, "--route", "long_context", "--model", "lcg-reference", Path.Combine(directory, "out", "results.jsonl")],
+            TextWriter.Null, error);
+        Assert.True(calibrated == 0, error.ToString());
+        var curve = LongContext.Gateway.Routing.ContextRotFiles.Load(curvePath);
+        Assert.Equal([300L, 450L], curve.Points.Select(p => p.Tokens));
         Directory.Delete(directory, recursive: true);
     }
 }

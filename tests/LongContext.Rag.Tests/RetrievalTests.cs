@@ -102,6 +102,45 @@ public sealed class RetrievalTests(MiniLmFixture model, ITestOutputHelper output
     }
 
     [Fact]
+    public async Task NamedIdentifier_ComesFirst_AmongManyLookAlikes()
+    {
+        // Forty vaults whose sentences differ only in the vault's number and code, each in filler of its own;
+        // vault-7-1 must not be taken for vault-7-10 … vault-7-19.
+        var random = new Random();
+        var corpus = (await _store.CreateCorpusAsync("acme", "vaults", "o200k_base", MiniLmEmbeddingGenerator.Dimensions)).Id;
+        var codes = Enumerable.Range(0, 40).Select(_ => random.Next(100_000, 999_999)).ToArray();
+        var paragraphs = codes.Select((code, i) => Haystack.Filler(random, 2) + $"\n\nThe access code for vault-7-{i} is {code}.\n\n" + Haystack.Filler(random, 2));
+        await new CorpusIngestor(_store, model.Embeddings, new ChunkingOptions { ChunkTokens = 128, OverlapTokens = 0 })
+            .IngestAsync("acme", corpus, [new DocumentInput("vaults", "vaults.txt", string.Join("\n\n", paragraphs))]);
+
+        var first = 0;
+        for (var i = 0; i < codes.Length; i++)
+        {
+            var hits = await Retriever.RetrieveAsync("acme", corpus, $"What is the access code for vault-7-{i}?", topK: 3);
+            first += hits[0].Chunk.Text.Contains($"vault-7-{i} is {codes[i]}.", StringComparison.Ordinal) ? 1 : 0;
+        }
+
+        Assert.Equal(codes.Length, first);
+    }
+
+    [Theory]
+    [InlineData("What is the access code for vault-7-1?", "vault-7-1")]
+    [InlineData("Is invoice INV-2024-0071 paid, and what about QX7731?", "INV-2024-0071,QX7731")]
+    [InlineData("What changed in v2.1.3.", "v2.1.3")]
+    [InlineData("What happened in 2024 to the blue whale?", "")]
+    public void Identifiers_AreJoinedRunsWithDigits(string query, string expected) =>
+        Assert.Equal(expected, string.Join(",", KeywordQuery.Identifiers(query)));
+
+    [Theory]
+    [InlineData("The access code for vault-7-1 is 4.", true)]
+    [InlineData("The access code for VAULT-7-1.", true)]
+    [InlineData("The access code for vault-7-10 is 4.", false)]
+    [InlineData("The access code for vault-7-1-b is 4.", false)]
+    [InlineData("The access code for xvault-7-1 is 4.", false)]
+    public void ContainsAny_MatchesWholeIdentifiersOnly(string text, bool expected) =>
+        Assert.Equal(expected, KeywordQuery.ContainsAny(text, ["vault-7-1"]));
+
+    [Fact]
     public async Task Positioning_PutsTheTopChunksAtBothEnds()
     {
         var hits = await Retriever.RetrieveAsync("acme", _corpus, Haystack.Facts[3].Question, topK: 8);

@@ -9,11 +9,14 @@ namespace LongContext.Gateway.Routing;
 /// <c>calibrate</c>: fits a context-rot curve to needle-in-a-haystack results and writes it as a
 /// curve file. Reads LLMTest_NeedleInAHaystack result files (<c>.json</c>: one object or a list,
 /// fields context_length, depth_percent, score 1-10; a hit is a score of 7 or more) and JSONL
-/// lines <c>{"length":…, "depth":0…1, "hit":true|false}</c>, from files or folders.
+/// lines <c>{"length":…, "depth":0…1, "hit":true|false}</c> — the <c>eval</c> command's results.jsonl
+/// among them — from files or folders. <c>--model</c> and <c>--route</c> keep only the results of
+/// that model or route (a line without the field is kept); a probe whose request failed (a
+/// non-null <c>error</c>) measured nothing and is skipped.
 /// </summary>
 internal static class CalibrateCommand
 {
-    public const string Usage = "usage: calibrate --name NAME --out FILE [--source TEXT] [--model MODEL] RESULTS...\n"
+    public const string Usage = "usage: calibrate --name NAME --out FILE [--source TEXT] [--model MODEL] [--route ROUTE] RESULTS...\n"
         + "  RESULTS: LLMTest_NeedleInAHaystack .json result files and/or .jsonl files of {\"length\",\"depth\",\"hit\"}, or folders of them.";
 
     /// <summary>Scores of 7 and above (on 1-10) count as the needle found, as in the NIAH project's own heatmaps.</summary>
@@ -21,7 +24,7 @@ internal static class CalibrateCommand
 
     public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error)
     {
-        string? name = null, outPath = null, source = null, model = null;
+        string? name = null, outPath = null, source = null, model = null, route = null;
         var inputs = new List<string>();
         for (var i = 0; i < args.Count; i++)
         {
@@ -31,6 +34,7 @@ internal static class CalibrateCommand
                 case "--out" when i + 1 < args.Count: outPath = args[++i]; break;
                 case "--source" when i + 1 < args.Count: source = args[++i]; break;
                 case "--model" when i + 1 < args.Count: model = args[++i]; break;
+                case "--route" when i + 1 < args.Count: route = args[++i]; break;
                 case var option when option.StartsWith("--", StringComparison.Ordinal):
                     error.WriteLine($"calibrate: unknown or incomplete option {option}\n{Usage}");
                     return 2;
@@ -47,10 +51,10 @@ internal static class CalibrateCommand
         try
         {
             var files = Expand(inputs);
-            var results = files.SelectMany(file => Read(file, model)).ToList();
+            var results = files.SelectMany(file => Read(file, model, route)).ToList();
             if (results.Count == 0)
             {
-                throw new GatewayStartupException("no needle results found" + (model is null ? "" : $" for model '{model}'") + " in " + string.Join(", ", inputs));
+                throw new GatewayStartupException("no needle results found" + (model is null ? "" : $" for model '{model}'") + (route is null ? "" : $" on route '{route}'") + " in " + string.Join(", ", inputs));
             }
 
             var fit = CurveCalibration.Fit(results, name, source ?? $"calibrated from {results.Count} needle-in-a-haystack results in {string.Join(", ", inputs)} on {DateTime.UtcNow:yyyy-MM-dd}");
@@ -111,8 +115,12 @@ internal static class CalibrateCommand
         return files;
     }
 
-    private static List<NeedleResult> Read(string file, string? model) =>
-        file.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) ? ReadJsonLines(file) : ReadNiahJson(file, model);
+    private static List<NeedleResult> Read(string file, string? model, string? route) =>
+        file.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) ? ReadJsonLines(file, model, route) : ReadNiahJson(file, model);
+
+    /// <summary>Whether a result's optional string field is absent or names the wanted value.</summary>
+    private static bool Matches(JsonElement item, string field, string? wanted) =>
+        wanted is null || !item.TryGetProperty(field, out var value) || value.ValueKind != JsonValueKind.String || value.GetString() == wanted;
 
     private static List<NeedleResult> ReadNiahJson(string file, string? model)
     {
@@ -140,7 +148,7 @@ internal static class CalibrateCommand
                     throw new GatewayStartupException($"{where} is not an object");
                 }
 
-                if (model is not null && item.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String && m.GetString() != model)
+                if (!Matches(item, "model", model))
                 {
                     continue;
                 }
@@ -160,7 +168,7 @@ internal static class CalibrateCommand
         }
     }
 
-    private static List<NeedleResult> ReadJsonLines(string file)
+    private static List<NeedleResult> ReadJsonLines(string file, string? model, string? route)
     {
         var results = new List<NeedleResult>();
         var lineNumber = 0;
@@ -177,6 +185,17 @@ internal static class CalibrateCommand
             {
                 using var document = JsonDocument.Parse(line);
                 var item = document.RootElement;
+                if (item.ValueKind != JsonValueKind.Object)
+                {
+                    throw new GatewayStartupException($"{where} is not a JSON object");
+                }
+
+                if (!Matches(item, "model", model) || !Matches(item, "route", route)
+                    || (item.TryGetProperty("error", out var failed) && failed.ValueKind != JsonValueKind.Null))
+                {
+                    continue;
+                }
+
                 var length = Number(item, "length", where);
                 var depth = Number(item, "depth", where);
                 if (!item.TryGetProperty("hit", out var hit) || hit.ValueKind is not (JsonValueKind.True or JsonValueKind.False))

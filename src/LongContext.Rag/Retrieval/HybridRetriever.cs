@@ -33,7 +33,7 @@ public sealed record RetrievedChunk(StoredChunk Chunk, double Score, int? DenseR
 /// <summary>
 /// Dense search with the corpus's embedding model and BM25 keyword search, fused by reciprocal
 /// rank: dense finds paraphrases, BM25 finds exact identifiers (codes, numbers, names) that
-/// embeddings blur.
+/// embeddings blur; chunks holding an identifier the question names come first.
 /// </summary>
 public sealed class HybridRetriever(IVectorStore store, IEmbeddingGenerator<string, Embedding<float>> embeddings, RetrievalOptions options)
 {
@@ -70,8 +70,12 @@ public sealed class HybridRetriever(IVectorStore store, IEmbeddingGenerator<stri
                 : (hit.Chunk, score, null, rank + 1);
         }
 
+        // A question that names an identifier wants the chunks holding it before any that merely look alike:
+        // rank fusion alone lets a chunk that both methods find somewhat similar outrank the one exact match.
+        var identifiers = mode == RetrievalMode.Dense ? [] : KeywordQuery.Identifiers(query);
         var ranked = fused.Values
-            .OrderByDescending(f => f.Score).ThenBy(f => f.Chunk.Key)
+            .OrderBy(f => identifiers.Count > 0 && KeywordQuery.ContainsAny(f.Chunk.Text, identifiers) ? 0 : 1)
+            .ThenByDescending(f => f.Score).ThenBy(f => f.Chunk.Key)
             .Select(f => new RetrievedChunk(f.Chunk, f.Score, f.Dense, f.Keyword))
             .ToList();
         if (options.UseMmr && ranked.Count > k && mode != RetrievalMode.Keywords)
