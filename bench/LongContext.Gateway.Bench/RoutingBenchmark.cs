@@ -306,14 +306,20 @@ internal static class RoutingBenchmark
         }
     }
 
+    /// <summary>The repository holding the benchmark's build, or else the working directory's.</summary>
     private static string FindRoot()
     {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "LongContext.Gateway.sln")))
+        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
         {
-            directory = directory.Parent;
+            for (var directory = new DirectoryInfo(start); directory is not null; directory = directory.Parent)
+            {
+                if (File.Exists(Path.Combine(directory.FullName, "LongContext.Gateway.sln")))
+                {
+                    return directory.FullName;
+                }
+            }
         }
 
-        return directory?.FullName ?? throw new InvalidOperationException("Run the benchmark from inside the repository.");
+        throw new InvalidOperationException("Run the benchmark from inside the repository.");
     }
 }

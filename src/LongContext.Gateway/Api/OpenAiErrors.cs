@@ -12,8 +12,11 @@ internal sealed record OpenAiError(
     [property: JsonPropertyName("code")] string? Code);
 
 /// <summary>An error response in OpenAI's shape.</summary>
-internal sealed class OpenAiErrorResult(int statusCode, OpenAiError error) : IResult, IStatusCodeHttpResult
+internal sealed class OpenAiErrorResult(int statusCode, OpenAiError error, TimeSpan? retryAfter = null) : IResult, IStatusCodeHttpResult
 {
+    /// <summary>Sent as Retry-After (whole seconds, at least 1) when set.</summary>
+    public TimeSpan? RetryAfter => retryAfter;
+
     public int StatusCode => statusCode;
 
     int? IStatusCodeHttpResult.StatusCode => statusCode;
@@ -27,6 +30,11 @@ internal sealed class OpenAiErrorResult(int statusCode, OpenAiError error) : IRe
         if (statusCode == StatusCodes.Status401Unauthorized)
         {
             response.Headers.WWWAuthenticate = "Bearer";
+        }
+
+        if (retryAfter is { } after)
+        {
+            response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(after.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
         return response.WriteAsJsonAsync(new OpenAiErrorBody(error), GatewayJsonContext.Relaxed.OpenAiErrorBody, contentType: "application/json");
@@ -78,6 +86,22 @@ internal static class OpenAiErrors
     public static OpenAiErrorResult UpstreamUnavailable(string upstream) => new(
         StatusCodes.Status502BadGateway,
         new($"The upstream '{upstream}' could not be reached or failed to answer.", "upstream_error", null, "upstream_unavailable"));
+
+    public static OpenAiErrorResult UpstreamUnavailable(string upstream, string reason) => new(
+        StatusCodes.Status502BadGateway,
+        new($"The upstream '{upstream}' failed: {reason}.", "upstream_error", null, "upstream_unavailable"));
+
+    /// <summary>503 while the upstream's circuit is open: the gateway does not send it requests until the break is over.</summary>
+    public static OpenAiErrorResult UpstreamCircuitOpen(string upstream, TimeSpan? retryAfter) => new(
+        StatusCodes.Status503ServiceUnavailable,
+        new($"The upstream '{upstream}' is failing and is given a break; no other route could take the request. Retry later.", "upstream_error", null, "upstream_circuit_open"),
+        retryAfter ?? TimeSpan.FromSeconds(1));
+
+    /// <summary>429 when the upstream kept answering 429 (its Retry-After passed on).</summary>
+    public static OpenAiErrorResult UpstreamRateLimited(string upstream, TimeSpan? retryAfter) => new(
+        StatusCodes.Status429TooManyRequests,
+        new($"The upstream '{upstream}' is rate limiting the gateway; retry later.", "upstream_error", null, "upstream_rate_limited"),
+        retryAfter ?? TimeSpan.FromSeconds(1));
 
     public static OpenAiErrorResult UpstreamTimeout(string upstream) => new(
         StatusCodes.Status504GatewayTimeout,

@@ -24,6 +24,7 @@ internal sealed partial class RoutedChat(
     RoutingCatalog routing,
     LedgerStore ledger,
     UpstreamForwarder forwarder,
+    ModelCatalog models,
     UpstreamBodies bodies,
     SelfRoute.HybridExecutor hybrid,
     SelfRoute.EscalationRates escalations,
@@ -92,19 +93,26 @@ internal sealed partial class RoutedChat(
         }
 
         // A candidate whose upstream refuses the request as too large for it (KV cache, context
-        // window) is ruled out and the request decided again, at most this many times; the last
-        // attempt's refusal goes to the client as the upstream gave it.
+        // window), or whose upstream is down (unreachable or failing after its retries, circuit
+        // open), is ruled out and the request decided again, at most this many times: the fallback
+        // (long context down → RAG). The last attempt's failure goes to the client as it came.
         var refused = new Dictionary<string, string>(StringComparer.Ordinal);
         var current = plan!;
         while (true)
         {
-            var (result, refusal) = await AttemptAsync(context, request, current, refused, holdBackTooLarge: refused.Count < MaxReroutes);
-            if (refusal is null)
+            var (result, reroute) = await AttemptAsync(context, request, current, refused, mayReroute: refused.Count < MaxReroutes);
+            if (reroute is null)
             {
                 return result;
             }
 
-            refused[current.Decision.Chosen!.Id] = refusal;
+            if (reroute.Next is { } fallback)
+            {
+                current = fallback;
+                continue;
+            }
+
+            refused[current.Decision.Chosen!.Id] = reroute.Reason;
             var (next, nextError) = router.Plan(context.GetTenant(), request, current.Request.ForcedRoute, current.Budget, current.Corpus, refused, current.Escalation);
             if (next is null)
             {
@@ -117,12 +125,45 @@ internal sealed partial class RoutedChat(
 
     private const int MaxReroutes = 3;
 
+    /// <summary>Why an attempt was given up for another route; for an upstream that is down, the route already found to take it.</summary>
+    private sealed record Reroute(string Reason, RoutePlan? Next = null);
+
+    /// <summary>
+    /// The plan with every candidate of a failed upstream ruled out (each would fail the same way),
+    /// added to <paramref name="refused"/>; null, and <paramref name="refused"/> unchanged, when no
+    /// other candidate can take the request.
+    /// </summary>
+    private RoutePlan? PlanWithout(HttpContext context, ChatCompletionRequest request, RoutePlan failed, Dictionary<string, string> refused, string reason)
+    {
+        var tenant = context.GetTenant();
+        var cluster = failed.Chosen!.Cluster.Name;
+        var excluded = new Dictionary<string, string>(refused, StringComparer.Ordinal) { [failed.Decision.Chosen!.Id] = reason };
+        bool OnCluster(string? model) => model is not null && models.Find(tenant, model)?.Cluster.Name == cluster;
+        foreach (var verdict in failed.Decision.Candidates.Where(v => OnCluster(v.Candidate.Model) || OnCluster(v.Candidate.EscalationModel)))
+        {
+            excluded.TryAdd(verdict.Candidate.Id, reason);
+        }
+
+        var (next, _) = router.Plan(tenant, request, failed.Request.ForcedRoute, failed.Budget, failed.Corpus, excluded, failed.Escalation);
+        if (next is not { Decision.Outcome: DecisionOutcome.Routed })
+        {
+            return null;
+        }
+
+        foreach (var (id, why) in excluded)
+        {
+            refused[id] = why;
+        }
+
+        return next;
+    }
+
     /// <summary>
     /// One decided attempt: refuse, or reserve, forward, settle and log. Returns the refusal instead
-    /// of a result when the upstream refused the request as too large and it was held back (then
-    /// the reservation is released and the attempt logged as rerouted).
+    /// of a result when the upstream refused the request as too large, or was down, and that was
+    /// held back (then the reservation is released and the attempt logged as rerouted).
     /// </summary>
-    private async Task<(IResult Result, string? Refusal)> AttemptAsync(HttpContext context, ChatCompletionRequest request, RoutePlan plan, IReadOnlyDictionary<string, string> refused, bool holdBackTooLarge)
+    private async Task<(IResult Result, Reroute? Reroute)> AttemptAsync(HttpContext context, ChatCompletionRequest request, RoutePlan plan, Dictionary<string, string> refused, bool mayReroute)
     {
         var tenant = context.GetTenant();
         var now = time.GetUtcNow();
@@ -199,17 +240,34 @@ internal sealed partial class RoutedChat(
             using (var forwardSpan = Telemetry.GatewayTelemetry.Source.StartActivity("forward"))
             {
                 forwardSpan?.SetTag("lcg.model", chosen.Model);
-                forwarded = await forwarder.ForwardAsync(context, plan.Chosen, "chat/completions", body, upstreamHeaders, headers, holdBackTooLarge);
+                forwarded = await forwarder.ForwardAsync(context, plan.Chosen, "chat/completions", body, upstreamHeaders, headers, holdBackTooLarge: mayReroute, holdBackFailures: mayReroute);
                 forwardSpan?.SetTag("http.response.status_code", context.Response.StatusCode);
             }
 
-            var (outcome, refusal) = forwarded;
+            var (outcome, refusal, failure, failureError) = forwarded;
             if (outcome == ForwardOutcome.RefusedAsTooLarge)
             {
-                await ledger.Spend.ReleaseAsync(reservationId, CancellationToken.None);
+                await SettleAsync(tenant.Id, reservationId, actual: null);
                 settled = true;
                 await RecordAsync(plan, decisionId, tenant, now, DecisionStatuses.Rerouted, reservationId, usage: null, actual: null, note: $"the upstream refused it as too large ({refusal}); the reservation was released and the request routed again");
-                return (Results.Empty, refusal);
+                return (Results.Empty, new Reroute(refusal!));
+            }
+
+            if (outcome == ForwardOutcome.Unavailable)
+            {
+                // The fallback: the upstream is down, so the request goes to the best route that does not need it.
+                await SettleAsync(tenant.Id, reservationId, actual: null);
+                settled = true;
+                if (PlanWithout(context, request, plan, refused, failure!) is { } fallback)
+                {
+                    await RecordAsync(plan, decisionId, tenant, now, DecisionStatuses.Rerouted, reservationId, usage: null, actual: null, note: $"{failure}; the reservation was released and the request fell back to {fallback.Decision.Chosen!.Id}");
+                    return (Results.Empty, new Reroute(failure!, fallback));
+                }
+
+                await RecordAsync(plan, decisionId, tenant, now, DecisionStatuses.Failed, reservationId, usage: null, actual: null, note: $"{failure}; no other route could take the request; the reservation was released");
+                GatewayHeaders.Apply(context.Response, headers);
+                await failureError!.ExecuteAsync(context);
+                return (Results.Empty, null);
             }
 
             await meter.CompleteAsync(CancellationToken.None).ConfigureAwait(false);

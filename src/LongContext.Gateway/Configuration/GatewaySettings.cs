@@ -389,11 +389,50 @@ public sealed record UpstreamConfig
     /// <summary>False keeps the cluster (and its models) configured but out of use, e.g. a GPU backend not deployed here.</summary>
     public bool Enabled { get; init; } = true;
 
+    /// <summary>Retries, first-byte timeout and circuit breaker for requests to this cluster.</summary>
+    public ResilienceConfig Resilience { get; init; } = new();
+
     /// <summary>Why the cluster cannot be used, or null when it can.</summary>
     public string? UnavailableBecause(string name) =>
         !Enabled ? $"upstream '{name}' is disabled in config (Upstreams:{name}:Enabled)"
         : RequiresApiKey && string.IsNullOrWhiteSpace(ApiKey) ? $"upstream '{name}' has no API key (set Upstreams__{name}__ApiKey)"
         : null;
+}
+
+/// <summary>
+/// How the gateway rides out an upstream's failures. Only what is safe to repeat is retried:
+/// a connection that could not be made, or a 429/5xx answer before any byte of it reached the
+/// client; never a request once its answer has started streaming.
+/// </summary>
+public sealed record ResilienceConfig
+{
+    /// <summary>Retries after the first attempt (0 turns retrying off).</summary>
+    public int MaxRetries { get; init; } = 2;
+
+    /// <summary>The first retry's delay; later ones grow exponentially, with jitter.</summary>
+    public TimeSpan RetryBaseDelay { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>The longest a 429's Retry-After is honoured; a longer one is not retried.</summary>
+    public TimeSpan MaxRetryAfter { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long an attempt may wait for the upstream's response headers (null: only ActivityTimeout applies).</summary>
+    public TimeSpan? FirstByteTimeout { get; init; }
+
+    public CircuitBreakerConfig CircuitBreaker { get; init; } = new();
+}
+
+/// <summary>Opens the circuit when this share of at least MinimumThroughput attempts in SamplingDuration failed; requests then fail fast (and route elsewhere) for BreakDuration.</summary>
+public sealed record CircuitBreakerConfig
+{
+    public bool Enabled { get; init; } = true;
+
+    public double FailureRatio { get; init; } = 0.5;
+
+    public int MinimumThroughput { get; init; } = 10;
+
+    public TimeSpan SamplingDuration { get; init; } = TimeSpan.FromSeconds(30);
+
+    public TimeSpan BreakDuration { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 public sealed record DestinationConfig

@@ -38,6 +38,8 @@ internal sealed class UpstreamsValidator : IValidateOptions<GatewaySettings>
                 failures.Add($"{ConfigKeys.Of("Upstreams", clusterName, "ConnectTimeout")} must be positive (was {upstream.ConnectTimeout}).");
             }
 
+            ValidateResilience(clusterName, upstream.Resilience, failures);
+
             if (upstream.HealthPath.StartsWith('/') || Uri.TryCreate(upstream.HealthPath, UriKind.Absolute, out _))
             {
                 failures.Add($"{ConfigKeys.Of("Upstreams", clusterName, "HealthPath")} must be a path relative to the destination address, without a leading '/' (was '{upstream.HealthPath}').");
@@ -45,5 +47,50 @@ internal sealed class UpstreamsValidator : IValidateOptions<GatewaySettings>
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void ValidateResilience(string cluster, ResilienceConfig resilience, List<string> failures)
+    {
+        string Key(params string[] path) => ConfigKeys.Of(["Upstreams", cluster, "Resilience", .. path]);
+        if (resilience.MaxRetries is < 0 or > 10)
+        {
+            failures.Add($"{Key("MaxRetries")} must be between 0 and 10 (was {resilience.MaxRetries}).");
+        }
+
+        if (resilience.RetryBaseDelay < TimeSpan.Zero || resilience.RetryBaseDelay > TimeSpan.FromMinutes(1))
+        {
+            failures.Add($"{Key("RetryBaseDelay")} must be between 0 and 1 minute (was {resilience.RetryBaseDelay}).");
+        }
+
+        if (resilience.MaxRetryAfter < TimeSpan.Zero)
+        {
+            failures.Add($"{Key("MaxRetryAfter")} must not be negative (was {resilience.MaxRetryAfter}).");
+        }
+
+        if (resilience.FirstByteTimeout is { } firstByte && firstByte <= TimeSpan.Zero)
+        {
+            failures.Add($"{Key("FirstByteTimeout")} must be positive when set (was {firstByte}).");
+        }
+
+        var breaker = resilience.CircuitBreaker;
+        if (breaker.FailureRatio is <= 0 or > 1)
+        {
+            failures.Add($"{Key("CircuitBreaker", "FailureRatio")} must be above 0 and at most 1 (was {breaker.FailureRatio}).");
+        }
+
+        if (breaker.MinimumThroughput < 2)
+        {
+            failures.Add($"{Key("CircuitBreaker", "MinimumThroughput")} must be at least 2 (was {breaker.MinimumThroughput}).");
+        }
+
+        if (breaker.SamplingDuration < TimeSpan.FromMilliseconds(500))
+        {
+            failures.Add($"{Key("CircuitBreaker", "SamplingDuration")} must be at least 0.5 seconds (was {breaker.SamplingDuration}).");
+        }
+
+        if (breaker.BreakDuration < TimeSpan.FromMilliseconds(500))
+        {
+            failures.Add($"{Key("CircuitBreaker", "BreakDuration")} must be at least 0.5 seconds (was {breaker.BreakDuration}).");
+        }
     }
 }

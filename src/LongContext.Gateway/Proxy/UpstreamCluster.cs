@@ -12,8 +12,10 @@ internal sealed class UpstreamCluster : IDisposable
     private readonly SocketsHttpHandler _handler;
     private int _next = -1;
 
-    public UpstreamCluster(string name, UpstreamConfig config)
+    public UpstreamCluster(string name, UpstreamConfig config, TimeProvider time)
     {
+        Pipeline = UpstreamResilience.Build(name, config.Resilience, time);
+        MaxRetries = config.Resilience.MaxRetries;
         Name = name;
         UnavailableBecause = config.UnavailableBecause(name);
         ApiKey = string.IsNullOrEmpty(config.ApiKey) ? null : config.ApiKey;
@@ -34,6 +36,11 @@ internal sealed class UpstreamCluster : IDisposable
         Invoker = new HttpMessageInvoker(_handler, disposeHandler: true);
         ActivityTimeout = config.ActivityTimeout;
     }
+
+    /// <summary>Retries, circuit breaker and first-byte timeout around each forward to this cluster.</summary>
+    public Polly.ResiliencePipeline<ForwardAttempt> Pipeline { get; }
+
+    public int MaxRetries { get; }
 
     /// <summary>How long the upstream may stay silent before the gateway gives up on it.</summary>
     public TimeSpan ActivityTimeout { get; }

@@ -8,8 +8,8 @@ internal sealed class UpstreamClusters : IDisposable
 {
     private readonly Dictionary<string, UpstreamCluster> _clusters;
 
-    public UpstreamClusters(IOptions<GatewaySettings> settings) =>
-        _clusters = settings.Value.Upstreams.ToDictionary(pair => pair.Key, pair => new UpstreamCluster(pair.Key, pair.Value), StringComparer.Ordinal);
+    public UpstreamClusters(IOptions<GatewaySettings> settings, TimeProvider time) =>
+        _clusters = settings.Value.Upstreams.ToDictionary(pair => pair.Key, pair => new UpstreamCluster(pair.Key, pair.Value, time), StringComparer.Ordinal);
 
     public IEnumerable<UpstreamCluster> All => _clusters.Values;
 

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Headers;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -13,7 +14,10 @@ internal sealed class UpstreamRequestTransformer(
     string? upstreamApiKey,
     IReadOnlyDictionary<string, string>? upstreamHeaders = null,
     IReadOnlyDictionary<string, string>? responseHeaders = null,
-    bool holdBackTooLarge = false) : HttpTransformer
+    bool holdBackTooLarge = false,
+    bool holdBackRetryableStatus = false,
+    bool holdBackServerErrors = false,
+    TimeProvider? time = null) : HttpTransformer
 {
     private static readonly string[] ClientOnlyHeaders = ["Authorization", "OpenAI-Organization", "OpenAI-Project", "Cookie"];
 
@@ -49,8 +53,27 @@ internal sealed class UpstreamRequestTransformer(
     /// <summary>Set when the upstream refused the request as too large for it and the refusal was held back from the client.</summary>
     public string? TooLarge { get; private set; }
 
+    /// <summary>Set when the upstream answered 429 or 5xx and the answer was held back (to try again, or a 5xx to route elsewhere).</summary>
+    public int? HeldBackStatus { get; private set; }
+
+    /// <summary>The held-back 429's Retry-After.</summary>
+    public TimeSpan? RetryAfter { get; private set; }
+
+    /// <summary>Whether the upstream's response headers have arrived (from then on the answer is the client's).</summary>
+    public bool HeadersArrived { get; private set; }
+
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
     {
+        HeadersArrived = proxyResponse is not null;
+        if (proxyResponse is { StatusCode: var status }
+            && ((holdBackRetryableStatus && status is HttpStatusCode.TooManyRequests or >= HttpStatusCode.InternalServerError)
+                || (holdBackServerErrors && status >= HttpStatusCode.InternalServerError)))
+        {
+            HeldBackStatus = (int)proxyResponse.StatusCode;
+            RetryAfter = UpstreamResilience.RetryAfterOf(proxyResponse, time ?? TimeProvider.System);
+            return false;
+        }
+
         if (holdBackTooLarge && proxyResponse is not null && await TooLargeRefusal.ReadAsync(proxyResponse, cancellationToken) is { } refusal)
         {
             // Nothing of this answer reaches the client (no headers, no body): the gateway routes the request elsewhere.

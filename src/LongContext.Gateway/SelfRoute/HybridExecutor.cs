@@ -69,7 +69,7 @@ internal sealed partial class HybridExecutor(
         headers[GatewayHeaders.Escalated] = "true";
         var body = await bodies.BuildAsync(request, plan, RouteKind.LongContext, longContextModel, aborted);
         var upstreamHeaders = candidate.Attention is { } attention ? new Dictionary<string, string> { [GatewayHeaders.Attention] = attention } : null;
-        var (outcome, _) = await forwarder.ForwardAsync(context, longContextModel, "chat/completions", body, upstreamHeaders, headers);
+        var outcome = (await forwarder.ForwardAsync(context, longContextModel, "chat/completions", body, upstreamHeaders, headers)).Outcome;
         await meter.CompleteAsync(CancellationToken.None);
         var succeeded = outcome == ForwardOutcome.Answered && context.Response.StatusCode is >= 200 and < 300;
         var spent = succeeded || outcome is ForwardOutcome.ClientGone or ForwardOutcome.BrokenMidAnswer;
