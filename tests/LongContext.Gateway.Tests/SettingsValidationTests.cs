@@ -25,6 +25,10 @@ public sealed class SettingsValidationTests : IDisposable
         { "no-destinations", "Upstreams:stub:Destinations" },
         { "zero-timeout", "Upstreams:stub:ActivityTimeout" },
         { "absolute-health-path", "Upstreams:stub:HealthPath" },
+        { "negative-retries", "Upstreams:stub:Resilience:MaxRetries" },
+        { "zero-first-byte-timeout", "Upstreams:stub:Resilience:FirstByteTimeout" },
+        { "failure-ratio-above-one", "Upstreams:stub:Resilience:CircuitBreaker:FailureRatio" },
+        { "tiny-break", "Upstreams:stub:Resilience:CircuitBreaker:BreakDuration" },
         { "tiny-body-limit", "Gateway:Limits:MaxRequestBodyBytes" },
         { "huge-depth", "Gateway:Limits:MaxJsonDepth" },
         { "no-tenants", "Tenants" },
@@ -202,6 +206,10 @@ public sealed class SettingsValidationTests : IDisposable
             case "no-destinations": stub.Remove("Destinations"); break;
             case "zero-timeout": stub["ActivityTimeout"] = "00:00:00"; break;
             case "absolute-health-path": stub["HealthPath"] = "/v1/models"; break;
+            case "negative-retries": stub["Resilience"] = new JsonObject { ["MaxRetries"] = -1 }; break;
+            case "zero-first-byte-timeout": stub["Resilience"] = new JsonObject { ["FirstByteTimeout"] = "00:00:00" }; break;
+            case "failure-ratio-above-one": stub["Resilience"] = new JsonObject { ["CircuitBreaker"] = new JsonObject { ["FailureRatio"] = 1.5 } }; break;
+            case "tiny-break": stub["Resilience"] = new JsonObject { ["CircuitBreaker"] = new JsonObject { ["BreakDuration"] = "00:00:00.010" } }; break;
             case "tiny-body-limit": config.Settings["Gateway"]!["Limits"]!["MaxRequestBodyBytes"] = 10; break;
             case "huge-depth": config.Settings["Gateway"]!["Limits"]!["MaxJsonDepth"] = 100000; break;
             case "no-tenants": config.Tenants.Clear(); break;

@@ -103,6 +103,12 @@ internal static class OpenAiErrors
         new($"The upstream '{upstream}' is rate limiting the gateway; retry later.", "upstream_error", null, "upstream_rate_limited"),
         retryAfter ?? TimeSpan.FromSeconds(1));
 
+    /// <summary>429 as OpenAI words its rate limits, with Retry-After when waiting helps.</summary>
+    public static OpenAiErrorResult RateLimited(string reason, TimeSpan? retryAfter) => new(
+        StatusCodes.Status429TooManyRequests,
+        new($"Rate limit reached: {reason}." + (retryAfter is { } after ? $" Please try again in {Math.Max(1, Math.Ceiling(after.TotalSeconds)):0}s." : ""), "requests", null, "rate_limit_exceeded"),
+        retryAfter);
+
     public static OpenAiErrorResult UpstreamTimeout(string upstream) => new(
         StatusCodes.Status504GatewayTimeout,
         new($"The upstream '{upstream}' did not answer in time.", "upstream_error", null, "upstream_timeout"));

@@ -25,6 +25,7 @@ internal sealed partial class RoutedChat(
     LedgerStore ledger,
     UpstreamForwarder forwarder,
     ModelCatalog models,
+    TenantRateLimiter rateLimits,
     UpstreamBodies bodies,
     SelfRoute.HybridExecutor hybrid,
     SelfRoute.EscalationRates escalations,
@@ -185,6 +186,12 @@ internal sealed partial class RoutedChat(
         }
 
         var chosen = decision.Chosen!;
+        if (refused.Count == 0 && rateLimits.AdmitTokens(tenant.Id, chosen.PromptTokens + chosen.OutputTokens) is { Allowed: false } limited)
+        {
+            await RecordAsync(plan, decisionId, tenant, now, DecisionStatuses.Refused, reservation: null, usage: null, actual: null, note: $"rate limited: {limited.Reason}");
+            GatewayHeaders.Apply(context.Response, headers);
+            return (OpenAiErrors.RateLimited(limited.Reason!, limited.RetryAfter), null);
+        }
 
         // Built before anything is reserved: if preparing the prompt fails (an embedding service down), nothing is held.
         var body = await bodies.BuildAsync(request, plan, chosen.Route, plan.Chosen, context.RequestAborted);

@@ -151,6 +151,21 @@ public sealed record TenantConfig
 
     /// <summary>Budgets, caps and the routing objective; without one the tenant has no budget limits.</summary>
     public PolicyConfig Policy { get; init; } = new();
+
+    /// <summary>Requests and tokens per minute; unset limits do not apply.</summary>
+    public RateLimitsConfig RateLimits { get; init; } = new();
+}
+
+/// <summary>
+/// A tenant's rate limits, each a bucket refilled evenly over the minute (so a burst up to the
+/// limit passes and the rest wait their turn). Tokens are the request's prompt plus its largest
+/// possible answer as routing counted them. Counted per gateway process.
+/// </summary>
+public sealed record RateLimitsConfig
+{
+    public int? RequestsPerMinute { get; init; }
+
+    public int? TokensPerMinute { get; init; }
 }
 
 public sealed record PolicyConfig

@@ -35,6 +35,16 @@ internal sealed class TenantsValidator : IValidateOptions<GatewaySettings>
                 }
             }
 
+            if (tenant.RateLimits.RequestsPerMinute is < 1)
+            {
+                failures.Add($"{ConfigKeys.Of("Tenants", tenantId, "RateLimits", "RequestsPerMinute")} must be at least 1 when set (was {tenant.RateLimits.RequestsPerMinute}).");
+            }
+
+            if (tenant.RateLimits.TokensPerMinute is < 1)
+            {
+                failures.Add($"{ConfigKeys.Of("Tenants", tenantId, "RateLimits", "TokensPerMinute")} must be at least 1 when set (was {tenant.RateLimits.TokensPerMinute}).");
+            }
+
             if (tenant.AllowedModels.Count == 0)
             {
                 failures.Add($"{ConfigKeys.Of("Tenants", tenantId, "AllowedModels")} must list at least one model alias (or \"*\").");

@@ -44,6 +44,7 @@ internal static class GatewayServices
         services.AddHttpForwarder();
 
         services.AddSingleton<TenantDirectory>();
+        services.AddSingleton<TenantRateLimiter>();
         services.AddSingleton<UpstreamClusters>();
         services.AddSingleton<ModelCatalog>();
         services.AddSingleton<UpstreamForwarder>();

@@ -3,7 +3,7 @@ using LongContext.Gateway.Api;
 namespace LongContext.Gateway.Tenancy;
 
 /// <summary>Admits only requests bearing a known tenant key (OpenAI's <c>Authorization: Bearer</c>).</summary>
-internal sealed partial class TenantAuthenticationFilter(TenantDirectory tenants, ILogger<TenantAuthenticationFilter> logger) : IEndpointFilter
+internal sealed partial class TenantAuthenticationFilter(TenantDirectory tenants, TenantRateLimiter limits, ILogger<TenantAuthenticationFilter> logger) : IEndpointFilter
 {
     private const string BearerPrefix = "Bearer ";
 
@@ -31,9 +31,18 @@ internal sealed partial class TenantAuthenticationFilter(TenantDirectory tenants
             return OpenAiErrors.InvalidApiKey();
         }
 
+        if (limits.AdmitRequest(tenant.Id) is { Allowed: false } refused)
+        {
+            LogRateLimited(logger, tenant.Id, refused.Reason!);
+            return OpenAiErrors.RateLimited(refused.Reason!, refused.RetryAfter);
+        }
+
         http.Features.Set(new TenantFeature(tenant));
         return await next(context);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Rate limited tenant {Tenant}: {Reason}")]
+    private static partial void LogRateLimited(ILogger logger, string tenant, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Rejected a request: {Reason} API key")]
     private static partial void LogRejected(ILogger logger, string reason);
