@@ -58,7 +58,12 @@ internal sealed class JsonBodyReader(IOptions<GatewaySettings> settings)
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(buffer.WrittenSpan, documentOptions: new JsonDocumentOptions { MaxDepth = _limits.MaxJsonDepth });
+            // A property given twice is ambiguous (which one did the client mean?): refused, as is an escaped lone surrogate.
+            node = JsonNode.Parse(buffer.WrittenSpan, documentOptions: new JsonDocumentOptions { MaxDepth = _limits.MaxJsonDepth, AllowDuplicateProperties = false });
+            if (LoneSurrogate(buffer.WrittenSpan, _limits.MaxJsonDepth) is { } where)
+            {
+                return (null, OpenAiErrors.InvalidJson($"a string at byte {where + 1} escapes half of a UTF-16 surrogate pair (\\uD800-\\uDFFF without its other half)."));
+            }
         }
         catch (JsonException e)
         {
@@ -68,6 +73,36 @@ internal sealed class JsonBodyReader(IOptions<GatewaySettings> settings)
         return node is JsonObject body
             ? (body, null)
             : (null, OpenAiErrors.InvalidJson("the body must be a JSON object."));
+    }
+
+    /// <summary>
+    /// Where an escaped string holds a lone surrogate (raw bytes were checked as UTF-8 already; only
+    /// \u escapes can produce one, and the JSON reader finds it only when the string is read), or null.
+    /// </summary>
+    private static long? LoneSurrogate(ReadOnlySpan<byte> json, int maxDepth)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = maxDepth });
+        Span<char> scratch = stackalloc char[256];
+        while (reader.Read())
+        {
+            if (reader.TokenType is not (JsonTokenType.String or JsonTokenType.PropertyName) || !reader.ValueIsEscaped)
+            {
+                continue;
+            }
+
+            try
+            {
+                var length = reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;
+                var destination = length <= scratch.Length ? scratch : new char[length];
+                reader.CopyString(destination);
+            }
+            catch (InvalidOperationException)
+            {
+                return reader.TokenStartIndex;
+            }
+        }
+
+        return null;
     }
 
     // JsonException messages quote the offending bytes' position, not request content, so they are safe to return.

@@ -128,6 +128,9 @@ public sealed record GatewayHostSettings
 
     /// <summary>SHA-256 hex digests of the admin keys that open /dashboard and /api/dashboard; none = the dashboard is off.</summary>
     public List<string> AdminKeyHashes { get; init; } = [];
+
+    /// <summary>Browser origins allowed to call the API across origins; none (the default) sends no CORS headers at all.</summary>
+    public List<string> CorsAllowedOrigins { get; init; } = [];
 }
 
 public sealed record LimitsConfig
@@ -137,6 +140,14 @@ public sealed record LimitsConfig
 
     /// <summary>Deepest JSON nesting accepted in a request body.</summary>
     public int MaxJsonDepth { get; init; } = 64;
+
+    /// <summary>How long a client may take to send its request headers before the connection is closed.</summary>
+    public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Slowest request body accepted, after <see cref="MinRequestBodyGracePeriod"/>: slower clients get 408 and are disconnected.</summary>
+    public double MinRequestBodyBytesPerSecond { get; init; } = 240;
+
+    public TimeSpan MinRequestBodyGracePeriod { get; init; } = TimeSpan.FromSeconds(5);
 }
 
 public sealed record TenantConfig

@@ -23,6 +23,11 @@ internal static class GatewayApp
         app.UseExceptionHandler(errors => errors.Run(WriteUnhandledErrorAsync));
         // Routing's bare 404/405 answers get a body in OpenAI's shape, like every other error.
         app.UseStatusCodePages(pages => OpenAiErrors.ForStatus(pages.HttpContext.Response.StatusCode, pages.HttpContext.Request.Path).ExecuteAsync(pages.HttpContext));
+        if (app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Configuration.GatewaySettings>>().Value.Gateway.CorsAllowedOrigins.Count > 0)
+        {
+            app.UseCors();
+        }
+
         app.MapHealthApi();
         var telemetry = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Configuration.GatewaySettings>>().Value.Telemetry;
         if (telemetry.PrometheusEnabled)

@@ -36,8 +36,18 @@ internal static class GatewayServices
             .Configure<IOptions<GatewaySettings>>((kestrel, settings) =>
             {
                 kestrel.AddServerHeader = false;
-                kestrel.Limits.MaxRequestBodySize = settings.Value.Gateway.Limits.MaxRequestBodyBytes;
+                var limits = settings.Value.Gateway.Limits;
+                kestrel.Limits.MaxRequestBodySize = limits.MaxRequestBodyBytes;
+                kestrel.Limits.RequestHeadersTimeout = limits.RequestHeadersTimeout;
+                kestrel.Limits.MinRequestBodyDataRate = new MinDataRate(limits.MinRequestBodyBytesPerSecond, limits.MinRequestBodyGracePeriod);
             });
+
+        // Cross-origin calls only from the configured origins; with none, no CORS headers are ever sent.
+        services.AddCors(cors => cors.AddDefaultPolicy(policy => policy
+            .WithOrigins([.. builder.Configuration.GetSection("Gateway:CorsAllowedOrigins").Get<string[]>() ?? []])
+            .AllowAnyHeader()
+            .WithMethods("GET", "POST", "DELETE")
+            .WithExposedHeaders("X-LCG-Route", "X-LCG-Decision-Id", "X-LCG-Candidate", "X-LCG-Estimated-Cost-Usd", "X-LCG-Expected-Recall", "X-LCG-Budget-Remaining-Usd", "X-LCG-Escalated", "X-LCG-Rerouted-From", "Retry-After")));
 
         services.ConfigureHttpJsonOptions(options => options.SerializerOptions.TypeInfoResolverChain.Insert(0, GatewayJsonContext.Relaxed));
         services.AddSingleton(TimeProvider.System);

@@ -18,7 +18,8 @@ namespace LongContext.Gateway.Tests.Infrastructure;
 /// <item><c>always-503</c>: 503 in OpenAI's error shape, every time;</item>
 /// <item><c>garbage</c>: 200 with a body that is not JSON;</item>
 /// <item><c>reset-mid-stream</c>: starts the answer (one chunk, or half a JSON body), then resets the connection;</item>
-/// <item><c>slow</c>: waits 3 seconds before answering as <c>ok</c>.</item>
+/// <item><c>slow</c>: waits 3 seconds before answering as <c>ok</c>;</item>
+/// <item><c>trickle</c>: streams one chunk, then nothing until the gateway gives up on the request (counted by <see cref="Cancelled"/>).</item>
 /// </list>
 /// Usage is always 7 prompt and 3 completion tokens.
 /// </summary>
@@ -33,6 +34,11 @@ internal sealed class FaultyUpstream : IAsyncDisposable
 
     /// <summary>How many requests came for this upstream model with this last user message.</summary>
     public int Received(string model, string message) => _received.TryGetValue((model, message), out var count) ? count : 0;
+
+    /// <summary>Completes when a <c>trickle</c> request with this message was cancelled by its caller.</summary>
+    public Task Cancelled(string message) => _cancelled.GetOrAdd(message, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _cancelled = new();
 
     public static async Task<FaultyUpstream> StartAsync()
     {
@@ -76,6 +82,20 @@ internal sealed class FaultyUpstream : IAsyncDisposable
                 await context.Response.Body.FlushAsync();
                 await Task.Delay(50);
                 context.Abort();
+                return;
+            case "trickle":
+                context.Response.ContentType = "text/event-stream";
+                await context.Response.WriteAsync(Chunk(model, "first "));
+                await context.Response.Body.FlushAsync();
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, context.RequestAborted);
+                }
+                catch (OperationCanceledException)
+                {
+                    _cancelled.GetOrAdd(message, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+                }
+
                 return;
             case "slow":
                 await Task.Delay(TimeSpan.FromSeconds(3), context.RequestAborted);

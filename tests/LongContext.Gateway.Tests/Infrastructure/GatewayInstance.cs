@@ -59,11 +59,11 @@ internal sealed class GatewayInstance : IAsyncDisposable
     public OpenAIModelClient Models(string apiKey) => new(new ApiKeyCredential(apiKey), ClientOptions());
 
     /// <summary>Writes the settings file and its config/ files to a fresh folder and starts the gateway on them.</summary>
-    public static async Task<GatewayInstance> StartAsync(GatewayConfig config)
+    public static async Task<GatewayInstance> StartAsync(GatewayConfig config, params string[] extraArgs)
     {
         var directory = Directory.CreateTempSubdirectory("lcg-gateway-").FullName;
         var settingsPath = config.WriteTo(directory);
-        var app = Build(settingsPath);
+        var app = Build(settingsPath, extraArgs);
         try
         {
             await app.StartAsync();
