@@ -131,6 +131,23 @@ public sealed record GatewayHostSettings
 
     /// <summary>Browser origins allowed to call the API across origins; none (the default) sends no CORS headers at all.</summary>
     public List<string> CorsAllowedOrigins { get; init; } = [];
+
+    /// <summary>An unrouted, unmetered path straight to one upstream (off unless Upstream is set).</summary>
+    public PassthroughConfig Passthrough { get; init; } = new();
+}
+
+/// <summary>
+/// Requests under PathPrefix go to the named upstream as they came (the tenant's key checked and
+/// replaced by the upstream's), for the provider endpoints the gateway does not route (files,
+/// batches, moderations, …). Nothing about them is decided, reserved or logged in the ledger:
+/// their spend is not in the tenant's budget, so turn it on only for tenants that may spend freely.
+/// </summary>
+public sealed record PassthroughConfig
+{
+    /// <summary>The upstream cluster that gets the requests; null turns the passthrough off.</summary>
+    public string? Upstream { get; init; }
+
+    public string PathPrefix { get; init; } = "/passthrough";
 }
 
 public sealed record LimitsConfig

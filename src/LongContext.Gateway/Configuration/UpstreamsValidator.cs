@@ -12,6 +12,18 @@ internal sealed class UpstreamsValidator : IValidateOptions<GatewaySettings>
             failures.Add("Upstreams must define at least one upstream cluster.");
         }
 
+        var passthrough = options.Gateway.Passthrough;
+        if (passthrough.Upstream is { } target && !options.Upstreams.ContainsKey(target))
+        {
+            failures.Add($"{ConfigKeys.Of("Gateway", "Passthrough", "Upstream")} names '{target}', which is not defined under Upstreams.");
+        }
+
+        if (passthrough.Upstream is not null && (!passthrough.PathPrefix.StartsWith('/') || passthrough.PathPrefix.Length < 2 || passthrough.PathPrefix.EndsWith('/')
+            || passthrough.PathPrefix.StartsWith("/v1", StringComparison.OrdinalIgnoreCase) || passthrough.PathPrefix.StartsWith("/api", StringComparison.OrdinalIgnoreCase)))
+        {
+            failures.Add($"{ConfigKeys.Of("Gateway", "Passthrough", "PathPrefix")} must be a path like /passthrough, outside /v1 and /api (was '{passthrough.PathPrefix}').");
+        }
+
         foreach (var (clusterName, upstream) in options.Upstreams)
         {
             if (upstream.Destinations.Count == 0)

@@ -36,6 +36,7 @@ internal static class GatewayApp
         }
 
         app.MapOpenAiApi();
+        Proxy.PassthroughApi.MapPassthrough(app);
         app.MapDashboard();
         return app;
     }
