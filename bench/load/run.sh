@@ -55,6 +55,8 @@ models = json.load(open(os.path.join(root, "config", "models.json")))["Models"]
 routing = json.load(open(os.path.join(root, "config", "routing.json")))
 model = models["gpt-5-mini"]
 model.update({"Upstream": "stub", "UpstreamModel": "load-model"})
+# A plain chat request is the long-context route (the whole conversation): the profile must serve it.
+model["Routing"]["ServesLongContext"] = True
 model.pop("UpstreamHeaders", None)
 shutil.copytree(os.path.join(root, "config", "context-rot"), os.path.join(work, "config", "context-rot"))
 shutil.copytree(os.path.join(root, "config", "prompts"), os.path.join(work, "config", "prompts"))
