@@ -29,7 +29,7 @@ public sealed class HybridRouteTests(GatewayFixture fixture)
     private const decimal RagCost = (7 * 0.10m + 3 * 0.20m) / 1_000_000;
     private const decimal LongContextCost = (7 * 2m + 3 * 4m) / 1_000_000;
 
-    private GatewayConfig Config(bool longContextDown = false)
+    private GatewayConfig Config(bool longContextDown = false, bool spareLongContext = false)
     {
         var config = new GatewayConfig();
         config.Upstreams["stub"] = GatewayConfig.Upstream(fixture.Stub.BaseAddress.ToString(), apiKey: StubUpstream.ApiKey);
@@ -40,6 +40,20 @@ public sealed class HybridRouteTests(GatewayFixture fixture)
         lc["Routing"]!["ServesRag"] = false;
         config.Models["rag-mini"] = rag;
         config.Models["lc-big"] = lc;
+        if (spareLongContext)
+        {
+            // As dear as lc-big but with a worse curve, so routing escalates to lc-big first.
+            var spare = GatewayConfig.ChatModel("stub", "stub-lc-spare", input: 2m, output: 4m, window: 1_000_000);
+            spare["Routing"]!["ServesRag"] = false;
+            spare["Routing"]!["ContextRot"] = "poor";
+            config.Models["lc-spare"] = spare;
+            config.Curves["poor"] = new JsonObject
+            {
+                ["Source"] = "test curve: 60 % throughout",
+                ["Points"] = new JsonArray(new JsonObject { ["Tokens"] = 10_000, ["Recall"] = 0.6 }, new JsonObject { ["Tokens"] = 1_000_000, ["Recall"] = 0.6 }),
+            };
+        }
+
         config.Tenants["acme"] = GatewayConfig.Tenant(GatewayConfig.AcmeKey, "*");
         config.Tenants["acme"]!["Policy"] = new JsonObject { ["MonthlyBudgetUsd"] = 10 };
         config.Routing["Routing"]!["Rag"] = new JsonObject { ["TopK"] = 2, ["ChunkTokens"] = 200 };
@@ -222,6 +236,31 @@ public sealed class HybridRouteTests(GatewayFixture fixture)
         Assert.Equal((DecisionStatuses.Failed, (bool?)true, RagCost, (decimal?)null), (decision.Status, decision.Escalated, decision.RagStepCostUsd!.Value, decision.LongContextStepCostUsd));
         var usage = await gateway.Services.GetRequiredService<LedgerStore>().Spend.GetUsageAsync("acme", DateTimeOffset.UtcNow);
         Assert.Equal(RagCost, usage.MonthUsd);
+    }
+
+    [Fact]
+    public async Task FailingLongContextStep_FallsBackToTheNextLongContextOption_WithinTheReservation()
+    {
+        await using var gateway = await GatewayInstance.StartAsync(Config(longContextDown: true, spareLongContext: true));
+        using var http = gateway.CreateHttpClient(GatewayConfig.AcmeKey);
+        var corpus = await CorpusAsync(http);
+
+        using var response = await http.PostAsync("/v1/chat/completions", Json(Request(Buried, corpus).ToJsonString()));
+
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, body);
+        Assert.Equal("The value of zeta-17 is 4242.", (string)JsonNode.Parse(body)!["choices"]![0]!["message"]!["content"]!);
+        Assert.Equal("true", response.Headers.GetValues("X-LCG-Escalated").Single());
+        var decision = Assert.Single(await gateway.SettledDecisionsAsync(1));
+        Assert.Equal("hybrid:rag-mini>lc-big", decision.CandidateId);
+        Assert.Equal((DecisionStatuses.Completed, (bool?)true, RagCost, (decimal?)LongContextCost), (decision.Status, decision.Escalated, decision.RagStepCostUsd!.Value, decision.LongContextStepCostUsd));
+        Assert.Contains("fell back from lc-big", decision.Explanation, StringComparison.Ordinal);
+        Assert.Contains("to lc-spare", decision.Explanation, StringComparison.Ordinal);
+        Assert.Contains(fixture.Stub.Received, r => r.Body.Contains("\"stub-lc-spare\"", StringComparison.Ordinal) && r.Body.Contains("4242", StringComparison.Ordinal));
+
+        // One reservation, settled to the two steps that answered.
+        var usage = await gateway.Services.GetRequiredService<LedgerStore>().Spend.GetUsageAsync("acme", DateTimeOffset.UtcNow);
+        Assert.Equal(RagCost + LongContextCost, usage.MonthUsd);
     }
 
     private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");

@@ -67,20 +67,82 @@ internal sealed partial class HybridExecutor(
         // The marker: the long-context step with the whole positioned corpus.
         LogEscalated(logger, candidate.Id);
         headers[GatewayHeaders.Escalated] = "true";
-        var body = await bodies.BuildAsync(request, plan, RouteKind.LongContext, longContextModel, aborted);
-        var upstreamHeaders = candidate.Attention is { } attention ? new Dictionary<string, string> { [GatewayHeaders.Attention] = attention } : null;
-        var outcome = (await forwarder.ForwardAsync(context, longContextModel, "chat/completions", body, upstreamHeaders, headers)).Outcome;
+        var targets = LongContextTargets(context, plan, longContextModel, candidate.Attention, longContextWorst);
+        var fellBack = new List<string>();
+        var outcome = ForwardOutcome.Unreachable;
+        var used = longContextModel;
+        while (targets.Count > 0)
+        {
+            var (model, attention) = targets[0];
+            targets.RemoveAt(0);
+            var body = await bodies.BuildAsync(request, plan, RouteKind.LongContext, model, aborted);
+            var upstreamHeaders = attention is not null ? new Dictionary<string, string> { [GatewayHeaders.Attention] = attention } : null;
+            var last = targets.Count == 0;
+            var forwarded = await forwarder.ForwardAsync(context, model, "chat/completions", body, upstreamHeaders, headers, holdBackTooLarge: !last, holdBackFailures: !last);
+            if (forwarded.Outcome is ForwardOutcome.RefusedAsTooLarge or ForwardOutcome.Unavailable)
+            {
+                // The resilience rules' fallback inside the step: the next long-context option the
+                // reservation covers; a cluster that is down is down for all of its models.
+                fellBack.Add($"{model.Alias}{(attention is null ? "" : ":" + attention)} ({forwarded.Refusal ?? forwarded.Failure})");
+                LogFellBack(logger, model.Alias, forwarded.Refusal ?? forwarded.Failure);
+                if (forwarded.Outcome == ForwardOutcome.Unavailable)
+                {
+                    targets.RemoveAll(t => t.Model.Cluster.Name == model.Cluster.Name);
+                }
+
+                continue;
+            }
+
+            (outcome, used) = (forwarded.Outcome, model);
+            break;
+        }
+
         await meter.CompleteAsync(CancellationToken.None);
         var succeeded = outcome == ForwardOutcome.Answered && context.Response.StatusCode is >= 200 and < 300;
         var spent = succeeded || outcome is ForwardOutcome.ClientGone or ForwardOutcome.BrokenMidAnswer;
-        decimal? longContextCost = !spent ? null : meter.Usage is { } lcUsage ? Cost(longContextModel.Alias, lcUsage) : longContextWorst;
+        decimal? longContextCost = !spent ? null : meter.Usage is { } lcUsage ? Cost(used.Alias, lcUsage) : longContextWorst;
         var status = succeeded ? LongContext.Ledger.Decisions.DecisionStatuses.Completed
             : spent ? LongContext.Ledger.Decisions.DecisionStatuses.Cancelled
             : LongContext.Ledger.Decisions.DecisionStatuses.Failed;
-        var note = succeeded ? null : spent
-            ? "the long-context step was cut short; what it used was committed"
-            : $"the long-context step's upstream {(outcome == ForwardOutcome.Answered ? "answered HTTP " + context.Response.StatusCode : "was unreachable")}; only the RAG step was paid";
+        var fallbackNote = fellBack.Count == 0 ? null : $"the long-context step fell back from {string.Join(", then ", fellBack)}{(spent ? " to " + used.Alias : "")}";
+        var note = succeeded ? fallbackNote : spent
+            ? Join(fallbackNote, "the long-context step was cut short; what it used was committed")
+            : Join(fallbackNote, $"the long-context step's upstream {(outcome == ForwardOutcome.Answered ? "answered HTTP " + context.Response.StatusCode : "was unreachable")}; only the RAG step was paid");
         return new(status, ragCost + (longContextCost ?? 0), meter.Usage, true, ragCost, longContextCost, note);
+    }
+
+    private static string Join(string? first, string second) => first is null ? second : $"{first}; {second}";
+
+    /// <summary>
+    /// Where the long-context step may go, in order: the escalation model the decision chose, then
+    /// the decision's other long-context options — feasible on their own, or as the escalation of a
+    /// feasible hybrid candidate with the same RAG step — whose worst case fits in the part of the
+    /// reservation held for the step (so a fallback never spends more than was reserved), best
+    /// expected recall first, then cheapest.
+    /// </summary>
+    private List<(ResolvedModel Model, string? Attention)> LongContextTargets(HttpContext context, RoutePlan plan, ResolvedModel escalation, string? attention, decimal reserved)
+    {
+        var tenant = context.GetTenant();
+        var chosen = plan.Decision.Chosen!;
+        var viaHybrid = plan.Decision.Candidates
+            .Where(v => v.Feasible && v.Candidate.Route == RouteKind.Hybrid && v.Candidate.Model == chosen.Model)
+            .Select(v => (v.Candidate.EscalationModel, v.Candidate.Attention))
+            .ToHashSet();
+        var targets = new List<(ResolvedModel Model, string? Attention)> { (escalation, attention) };
+        foreach (var other in plan.Decision.Candidates
+            .Where(v => v.Candidate.Route == RouteKind.LongContext && v.Candidate.WorstCaseCostUsd <= reserved
+                && (v.Feasible || viaHybrid.Contains((v.Candidate.Model, v.Candidate.Attention))))
+            .Select(v => v.Candidate)
+            .OrderByDescending(c => c.ExpectedRecall)
+            .ThenBy(c => c.ExpectedCostUsd))
+        {
+            if ((other.Model != escalation.Alias || other.Attention != attention) && models.Find(tenant, other.Model) is { } model)
+            {
+                targets.Add((model, other.Attention));
+            }
+        }
+
+        return targets;
     }
 
     private enum RagVerdict
@@ -342,4 +404,7 @@ internal sealed partial class HybridExecutor(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Hybrid {Candidate}: the chunks could not answer; escalating to long context")]
     private static partial void LogEscalated(ILogger logger, string candidate);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Hybrid long-context step: {Model} could not take it ({Reason}); trying the next long-context option")]
+    private static partial void LogFellBack(ILogger logger, string model, string? reason);
 }
