@@ -7,18 +7,19 @@
 # (5 chunks) at 32. Then, with --soak SECONDS, the full path under load for that long with the
 # gateway's memory and open handles sampled every 30 s.
 #
-#   sudo bash bench/load/run.sh [--duration 10] [--rounds 2] [--soak 600]
+#   sudo bash bench/load/run.sh [--duration 10] [--rounds 2] [--soak 600] [--targets yarp,gateway-routed]
 #
 # Needs root (for the namespace), wrk and node (apt-get install -y wrk nodejs npm). Not part of CI.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
-duration=10 rounds=2 soak=0 inside=0
+duration=10 rounds=2 soak=0 inside=0 only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --soak) soak=$2; shift 2 ;;
+    --targets) only=$2; shift 2 ;;
     --inside) inside=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -33,7 +34,7 @@ if [ "$inside" -eq 0 ]; then
   dotnet build bench/LongContext.Load.Bench -c Release -o "$work/helpers" >/dev/null
   cp bench/load/package.json "$work/"
   (cd "$work" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
-  exec unshare --net bash "$0" --inside --duration "$duration" --rounds "$rounds" --soak "$soak"
+  exec unshare --net bash "$0" --inside --duration "$duration" --rounds "$rounds" --soak "$soak" ${only:+--targets "$only"}
 fi
 
 ip link set lo up
@@ -90,6 +91,7 @@ declare -A targets=(
   [gateway-routed]="9003||$key|"
 )
 order=(direct yarp gateway-passthrough gateway-routed portkey)
+[ -n "$only" ] && IFS=',' read -r -a order <<<"$only"
 
 run() { # name concurrency stream seconds → "rps p50_ms p99_ms non2xx"
   IFS='|' read -r port prefix auth extra <<<"${targets[$1]}"

@@ -31,7 +31,9 @@ public sealed partial class TelemetryTests(GatewayFixture fixture)
         using var limited = await http.PostAsync("/v1/chat/completions", ChatCompletionsTests.JsonContent("""{"model":"limited","messages":[{"role":"user","content":"metered"}]}"""));
         Assert.Equal(429, (int)limited.StatusCode);
 
-        var metrics = await ScrapeAsync(gateway, m => m.ContainsKey(("lcg_requests_total", $"model=\"limited\",route=\"long_context\",status=\"failed\",tenant=\"{Tenant}\"")));
+        // The client has its answer as soon as the body is written; the ledger settles right after, so wait for that too.
+        var metrics = await ScrapeAsync(gateway, m => m.ContainsKey(("lcg_requests_total", $"model=\"limited\",route=\"long_context\",status=\"failed\",tenant=\"{Tenant}\""))
+            && m.GetValueOrDefault(("lcg_open_reservations", $"tenant=\"{Tenant}\""), -1) == 0);
 
         double Value(string name, string labels) => metrics.TryGetValue((name, labels), out var v) ? v : throw new KeyNotFoundException($"{name}{{{labels}}} not in /metrics");
         Assert.Equal(3, Value("lcg_requests_total", $"model=\"gpt-test\",route=\"long_context\",status=\"completed\",tenant=\"{Tenant}\""));

@@ -141,6 +141,26 @@ public abstract class SpendLedgerContractTests
     }
 
     [Fact]
+    public async Task SettleAndRecord_CommitsAndLogsTogether_Once()
+    {
+        var ledger = await OpenAsync();
+        var log = (IDecisionLog)ledger;
+        var tenant = $"t-{Guid.NewGuid():N}";
+        DecisionRecord Row(Guid reservation) => new() { Id = Guid.CreateVersion7(), TenantId = tenant, CreatedAt = Now, Outcome = "routed", Status = DecisionStatuses.Completed, ReservationId = reservation, ActualCostUsd = 0.25m };
+        var committed = (await ledger.ReserveAsync(new(tenant, 0.5m, BudgetLimits.None, Now, Ttl))).ReservationId!.Value;
+        var released = (await ledger.ReserveAsync(new(tenant, 0.5m, BudgetLimits.None, Now, Ttl))).ReservationId!.Value;
+
+        Assert.True(await log.SettleAndRecordAsync(committed, 0.25m, Row(committed)));
+        Assert.True(await log.SettleAndRecordAsync(released, null, Row(released)));
+        Assert.False(await log.SettleAndRecordAsync(committed, 0.25m, Row(committed)));
+
+        Assert.Equal(0.25m, (await ledger.GetUsageAsync(tenant, Now)).MonthUsd);
+        var rows = await log.ListAsync(tenant, Now.AddDays(-1), 10);
+        Assert.Equal(2, rows.Count);
+        Assert.Equal(new HashSet<Guid> { committed, released }, rows.Select(r => r.ReservationId!.Value).ToHashSet());
+    }
+
+    [Fact]
     public async Task Evaluations_AreCountedPerRouteModelAndLength_ForTheirTenant()
     {
         var log = (IEvaluationLog)await OpenAsync();
@@ -190,7 +210,7 @@ public abstract class SpendLedgerContractTests
         var random = new Random(7);
         var amounts = Enumerable.Range(0, 1_000).Select(_ => Math.Round((decimal)random.NextDouble() * 0.05m, 6)).ToArray();
 
-        await Task.WhenAll(amounts.Select((amount, i) => Task.Run(async () =>
+        var results = await Task.WhenAll(amounts.Select((amount, i) => Task.Run(async () =>
         {
             var result = await ledger.ReserveAsync(new("acme", amount, limits, Now, Ttl));
             if (result.Granted)
@@ -200,12 +220,17 @@ public abstract class SpendLedgerContractTests
                     ? await ledger.ReleaseAsync(result.ReservationId!.Value)
                     : await ledger.CommitAsync(result.ReservationId!.Value, amount * 0.8m);
             }
+
+            return (amount, result);
         })));
 
         var usage = await ledger.GetUsageAsync("acme", Now);
         Assert.True(usage.DayUsd <= 2m, $"day spend {usage.DayUsd}");
         Assert.True(usage.MonthUsd <= 5m);
-        Assert.True(usage.DayUsd > 1.5m, $"day spend {usage.DayUsd}: the budget should have been nearly used");
+        // Every refusal was right when it was made: the amount did not fit what was left that moment.
+        Assert.All(results.Where(r => !r.result.Granted), r => Assert.True(r.amount > r.result.DailyRemainingUsd, $"{r.amount} refused with {r.result.DailyRemainingUsd} left"));
+        Assert.All(results.Where(r => r.result.Granted), r => Assert.True(r.result.DailyRemainingUsd >= 0));
+        Assert.True(results.Count(r => r.result.Granted) >= 40, "the daily budget of $2 holds at least 40 reservations of at most $0.05");
     }
 
     private static async Task Commit(ISpendLedger ledger, string tenant, decimal amount, BudgetLimits limits, DateTimeOffset at)

@@ -50,7 +50,7 @@ internal sealed class LedgerStore : IAsyncDisposable
         try
         {
             var sqlite = await SqliteSpendLedger.OpenAsync(path, cancellationToken);
-            (_spend, _decisions, _evaluations) = (sqlite, sqlite, sqlite);
+            (_spend, _decisions, _evaluations, _owned) = (sqlite, sqlite, sqlite, sqlite);
             Location = "SQLite " + path;
         }
         catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)

@@ -232,9 +232,8 @@ internal sealed partial class RoutedChat(
 
                 telemetry.Answered(chosen.Model, RouteNames.Of(chosen.Route), time.GetElapsedTime(forwardStarted));
                 using var settleSpan = Telemetry.GatewayTelemetry.Source.StartActivity("settle");
-                await SettleAsync(tenant.Id, reservationId, executed.ActualUsd);
+                await SettleAndRecordAsync(plan, decisionId, tenant, now, executed.Status, reservationId, executed.Usage, executed.ActualUsd, executed.Note, executed);
                 settled = true;
-                await RecordAsync(plan, decisionId, tenant, now, executed.Status, reservationId, executed.Usage, executed.ActualUsd, executed.Note, executed);
                 if (executed.Escalated is { } escalated && plan.Corpus is { } corpus)
                 {
                     escalations.Observe(tenant.Id, corpus.Corpus.Id, escalated);
@@ -289,9 +288,8 @@ internal sealed partial class RoutedChat(
                 _ => (succeeded ? DecisionStatuses.Completed : DecisionStatuses.Cancelled, chosen.WorstCaseCostUsd, "the upstream reported no usage; the reservation was committed as spent"),
             };
 
-            await SettleAsync(tenant.Id, reservationId, actual);
+            await SettleAndRecordAsync(plan, decisionId, tenant, now, status, reservationId, meter.Usage, actual, note);
             settled = true;
-            await RecordAsync(plan, decisionId, tenant, now, status, reservationId, meter.Usage, actual, note);
         }
         finally
         {
@@ -369,6 +367,40 @@ internal sealed partial class RoutedChat(
 
     private async Task RecordAsync(RoutePlan plan, Guid decisionId, Tenant tenant, DateTimeOffset now, string status, Guid? reservation, UpstreamUsage? usage, decimal? actual, string? note, SelfRoute.HybridOutcome? hybridOutcome = null)
     {
+        var record = Record(plan, decisionId, tenant, now, status, reservation, usage, actual, note, hybridOutcome);
+        try
+        {
+            await ledger.Decisions.RecordAsync(record, CancellationToken.None);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The spend is already settled; a lost log row must not fail the client's answered request.
+            LogRecordFailed(logger, decisionId, e.Message);
+        }
+    }
+
+    /// <summary>
+    /// The end of a forwarded request: its reservation settled and its decision row written in one
+    /// ledger transaction. If that write fails, the settlement alone is tried again (the row is
+    /// lost and logged; the spend is not).
+    /// </summary>
+    private async Task SettleAndRecordAsync(RoutePlan plan, Guid decisionId, Tenant tenant, DateTimeOffset now, string status, Guid reservation, UpstreamUsage? usage, decimal? actual, string? note, SelfRoute.HybridOutcome? hybridOutcome = null)
+    {
+        var record = Record(plan, decisionId, tenant, now, status, reservation, usage, actual, note, hybridOutcome);
+        try
+        {
+            await ledger.Decisions.SettleAndRecordAsync(reservation, actual, record, CancellationToken.None);
+            telemetry.ReservationSettled(tenant.Id);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogRecordFailed(logger, decisionId, e.Message);
+            await SettleAsync(tenant.Id, reservation, actual);
+        }
+    }
+
+    private DecisionRecord Record(RoutePlan plan, Guid decisionId, Tenant tenant, DateTimeOffset now, string status, Guid? reservation, UpstreamUsage? usage, decimal? actual, string? note, SelfRoute.HybridOutcome? hybridOutcome)
+    {
         var decision = plan.Decision;
         var chosen = decision.Chosen;
         var record = new DecisionRecord
@@ -408,15 +440,7 @@ internal sealed partial class RoutedChat(
             telemetry.BudgetRemaining(tenant.Id, remaining - (actual ?? 0));
         }
 
-        try
-        {
-            await ledger.Decisions.RecordAsync(record, CancellationToken.None);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            // The spend is already settled; a lost log row must not fail the client's answered request.
-            LogRecordFailed(logger, decisionId, e.Message);
-        }
+        return record;
     }
 
     /// <summary>What the request would have cost on the cheapest candidate of each route other than the chosen one.</summary>

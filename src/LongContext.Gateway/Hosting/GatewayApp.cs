@@ -13,7 +13,10 @@ internal static class GatewayApp
         var settingsPath = SettingsFiles.Locate(args);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
-            Args = args,
+            // The host's default appsettings sources are replaced (SettingsFiles), and nothing is
+            // reloaded on change: without this their file watcher stays on the content root,
+            // recursively, and wakes for every write to the ledger and corpora under it.
+            Args = ["--hostBuilder:reloadConfigOnChange=false", .. args],
             ContentRootPath = Path.GetDirectoryName(settingsPath),
         });
         builder.Configuration.UseSettingsFile(settingsPath);

@@ -8,6 +8,14 @@ public interface IDecisionLog
 {
     Task RecordAsync(DecisionRecord record, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Settles the request's reservation — commits <paramref name="actualUsd"/>, or releases it when
+    /// null — and writes its decision row in the same transaction, so spend and log never disagree
+    /// and a request costs the ledger one write at its end. False (and no row) when the reservation
+    /// is unknown or already settled.
+    /// </summary>
+    Task<bool> SettleAndRecordAsync(Guid reservationId, decimal? actualUsd, DecisionRecord record, CancellationToken cancellationToken = default);
+
     Task<DecisionRecord?> GetAsync(string tenantId, Guid decisionId, CancellationToken cancellationToken = default);
 
     /// <summary>The tenant's decisions from <paramref name="since"/> on, newest first.</summary>

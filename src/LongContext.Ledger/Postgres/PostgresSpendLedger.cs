@@ -127,10 +127,30 @@ public sealed class PostgresSpendLedger : ISpendLedger, IDecisionLog, IEvaluatio
 
     public async Task RecordAsync(DecisionRecord record, CancellationToken cancellationToken = default)
     {
-        await using var command = _dataSource.CreateCommand($"""
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await InsertDecisionAsync(connection, null, record, cancellationToken);
+    }
+
+    public async Task<bool> SettleAndRecordAsync(Guid reservationId, decimal? actualUsd, DecisionRecord record, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        if (!await SettleAsync(connection, transaction, reservationId, actualUsd is null ? "released" : "committed", Money.ToUnits(actualUsd), cancellationToken))
+        {
+            return false;
+        }
+
+        await InsertDecisionAsync(connection, transaction, record, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    private static async Task InsertDecisionAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, DecisionRecord record, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand($"""
             INSERT INTO decisions ({DecisionRows.Columns})
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20::jsonb, $21, $22::jsonb, $23, $24, $25, $26)
-            """);
+            """, connection, transaction);
         var p = command.Parameters;
         p.AddWithValue(record.Id);
         p.AddWithValue(record.TenantId);
@@ -255,7 +275,13 @@ public sealed class PostgresSpendLedger : ISpendLedger, IDecisionLog, IEvaluatio
 
     private async Task<bool> SettleAsync(Guid reservationId, string state, long? actual, CancellationToken cancellationToken)
     {
-        await using var command = _dataSource.CreateCommand("UPDATE reservations SET state = $1, actual = $2, settled_at = now() WHERE id = $3 AND state = 'open'");
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        return await SettleAsync(connection, null, reservationId, state, actual, cancellationToken);
+    }
+
+    private static async Task<bool> SettleAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid reservationId, string state, long? actual, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("UPDATE reservations SET state = $1, actual = $2, settled_at = now() WHERE id = $3 AND state = 'open'", connection, transaction);
         command.Parameters.AddWithValue(state);
         command.Parameters.Add(new NpgsqlParameter<long?> { TypedValue = actual, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
         command.Parameters.AddWithValue(reservationId);

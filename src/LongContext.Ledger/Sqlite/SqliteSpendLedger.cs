@@ -5,15 +5,33 @@ using Microsoft.Data.Sqlite;
 namespace LongContext.Ledger.Sqlite;
 
 /// <summary>
-/// The embedded ledger: one SQLite file. A reservation checks and inserts inside one
+/// The embedded ledger: one SQLite file. Writes go through a group-commit queue: each batch is one
 /// <c>BEGIN IMMEDIATE</c> transaction, so SQLite's single writer lock makes check-then-insert
-/// atomic across threads and processes sharing the file. The decision log lives in the same file.
+/// atomic across threads and processes sharing the file. Spend is kept as running totals per
+/// tenant, UTC month and UTC day (committed and held), updated in the same transaction as the
+/// reservation they count, so checking a budget costs the same with ten rows or ten million;
+/// an open reservation past its expiry stops counting (found through a partial index of open
+/// reservations) without being rewritten, and a late commit still counts. The decision log lives
+/// in the same file.
 /// </summary>
-public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationLog
+public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationLog, IAsyncDisposable
 {
     private readonly string _connectionString;
+    private readonly SqliteWriteQueue _writes;
+    private readonly SqliteSessionPool _reads;
 
-    private SqliteSpendLedger(string connectionString) => _connectionString = connectionString;
+    private SqliteSpendLedger(string connectionString)
+    {
+        _connectionString = connectionString;
+        _writes = new SqliteWriteQueue(connectionString);
+        _reads = new SqliteSessionPool(connectionString);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _writes.DisposeAsync();
+        await _reads.DisposeAsync();
+    }
 
     public static async Task<SqliteSpendLedger> OpenAsync(string path, CancellationToken cancellationToken = default)
     {
@@ -84,38 +102,101 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
                 hit         INTEGER NOT NULL
             );
             CREATE INDEX IF NOT EXISTS ix_evaluations_tenant_created ON evaluations (tenant, created_at);
+            CREATE INDEX IF NOT EXISTS ix_reservations_open ON reservations (tenant, expires_at) WHERE state = 'open';
             """;
         await command.ExecuteNonQueryAsync(cancellationToken);
         await AddMissingColumnsAsync(connection, cancellationToken);
+        await CreateTotalsAsync(connection, cancellationToken);
         return ledger;
     }
 
-    public async Task<ReservationResult> ReserveAsync(ReservationRequest request, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// The running totals; a ledger from before they existed gets them built from its reservations,
+    /// in one transaction with creating the table, so a second process opening the same file
+    /// either sees both or builds them itself.
+    /// </summary>
+    private static async Task CreateTotalsAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var exists = connection.CreateCommand();
+        exists.Transaction = transaction;
+        exists.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'spend_totals'";
+        if ((long)(await exists.ExecuteScalarAsync(cancellationToken))! == 0)
+        {
+            await using var create = connection.CreateCommand();
+            create.Transaction = transaction;
+            create.CommandText = """
+                CREATE TABLE spend_totals (
+                    tenant     TEXT    NOT NULL,
+                    period     TEXT    NOT NULL CHECK (period IN ('month', 'day')),
+                    start      INTEGER NOT NULL,
+                    committed  INTEGER NOT NULL,
+                    held       INTEGER NOT NULL,
+                    PRIMARY KEY (tenant, period, start)
+                ) WITHOUT ROWID;
+                INSERT INTO spend_totals (tenant, period, start, committed, held)
+                SELECT tenant, period, start,
+                       coalesce(sum(CASE WHEN state = 'committed' THEN actual END), 0),
+                       coalesce(sum(CASE WHEN state = 'open' THEN amount END), 0)
+                FROM (
+                    SELECT tenant, state, amount, actual, 'month' AS period,
+                           CAST(strftime('%s', created_at / 1000, 'unixepoch', 'start of month') AS INTEGER) * 1000 AS start
+                    FROM reservations
+                    UNION ALL
+                    SELECT tenant, state, amount, actual, 'day',
+                           CAST(strftime('%s', created_at / 1000, 'unixepoch', 'start of day') AS INTEGER) * 1000
+                    FROM reservations
+                )
+                GROUP BY tenant, period, start;
+                """;
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public Task<ReservationResult> ReserveAsync(ReservationRequest request, CancellationToken cancellationToken = default)
     {
         var amount = Money.ToUnits(request.AmountUsd);
-        await using var connection = await OpenConnectionAsync(cancellationToken);
-        // IMMEDIATE takes the write lock before the budget is read: no other writer can slip in between.
-        await using var transaction = connection.BeginTransaction(deferred: false);
-        var (monthUsed, dayUsed) = await UsageAsync(connection, transaction, request.TenantId, request.Now, cancellationToken);
-        var check = BudgetCheck.Of(monthUsed, dayUsed, request.Limits);
-        Guid? id = null;
-        if (check.Fits(amount))
+        return _writes.WriteAsync(async session =>
         {
-            id = Guid.CreateVersion7(request.Now);
-            await using var insert = connection.CreateCommand();
-            insert.Transaction = transaction;
-            insert.CommandText = "INSERT INTO reservations (id, tenant, amount, state, created_at, expires_at) VALUES ($id, $tenant, $amount, 'open', $created, $expires)";
-            insert.Parameters.AddWithValue("$id", id.Value.ToString());
+            var (monthUsed, dayUsed) = await UsageAsync(session, request.TenantId, request.Now, CancellationToken.None);
+            var check = BudgetCheck.Of(monthUsed, dayUsed, request.Limits);
+            if (!check.Fits(amount))
+            {
+                return check.ToResult(null);
+            }
+
+            var id = Guid.CreateVersion7(request.Now);
+            var insert = session.Command("INSERT INTO reservations (id, tenant, amount, state, created_at, expires_at) VALUES ($id, $tenant, $amount, 'open', $created, $expires)");
+            insert.Parameters.AddWithValue("$id", id.ToString());
             insert.Parameters.AddWithValue("$tenant", request.TenantId);
             insert.Parameters.AddWithValue("$amount", amount);
             insert.Parameters.AddWithValue("$created", request.Now.ToUnixTimeMilliseconds());
             insert.Parameters.AddWithValue("$expires", (request.Now + request.TimeToLive).ToUnixTimeMilliseconds());
-            await insert.ExecuteNonQueryAsync(cancellationToken);
-            check = check.Plus(amount);
-        }
+            await insert.ExecuteNonQueryAsync(CancellationToken.None);
+            await AddToTotalsAsync(session, request.TenantId, request.Now, committed: 0, held: amount);
+            return check.Plus(amount).ToResult(id);
+        });
+    }
 
-        await transaction.CommitAsync(cancellationToken);
-        return check.ToResult(id);
+    /// <summary>Adds to the month's and the day's totals of the period <paramref name="at"/> falls in.</summary>
+    private static async Task AddToTotalsAsync(SqliteSession session, string tenant, DateTimeOffset at, long committed, long held)
+    {
+        var command = session.Command("""
+            INSERT INTO spend_totals (tenant, period, start, committed, held) VALUES
+                ($tenant, 'month', $month, $committed, $held),
+                ($tenant, 'day', $day, $committed, $held)
+            ON CONFLICT (tenant, period, start) DO UPDATE SET
+                committed = committed + excluded.committed,
+                held = held + excluded.held
+            """);
+        command.Parameters.AddWithValue("$tenant", tenant);
+        command.Parameters.AddWithValue("$month", BudgetPeriods.MonthStart(at).ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$day", BudgetPeriods.DayStart(at).ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$committed", committed);
+        command.Parameters.AddWithValue("$held", held);
+        await command.ExecuteNonQueryAsync(CancellationToken.None);
     }
 
     public Task<bool> CommitAsync(Guid reservationId, decimal actualUsd, CancellationToken cancellationToken = default) =>
@@ -126,21 +207,23 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
 
     public async Task<BudgetUsage> GetUsageAsync(string tenantId, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenConnectionAsync(cancellationToken);
-        var (month, day) = await UsageAsync(connection, null, tenantId, now, cancellationToken);
+        var (month, day) = await _reads.ReadAsync(session => UsageAsync(session, tenantId, now, cancellationToken), cancellationToken);
         return new BudgetUsage(Money.ToUsd(month), Money.ToUsd(day));
     }
 
-    public async Task RecordAsync(DecisionRecord record, CancellationToken cancellationToken = default)
-    {
-        await using var connection = await OpenConnectionAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = $"""
+    public Task RecordAsync(DecisionRecord record, CancellationToken cancellationToken = default) =>
+        _writes.WriteAsync(session => InsertDecisionAsync(session, record));
+
+    private static readonly string InsertDecision = $"""
             INSERT INTO decisions ({DecisionRows.Columns})
             VALUES ($id, $tenant, $created, $outcome, $status, $route, $candidate, $model, $attention, $forced,
                 $estimated, $reserved, $actual, $recall, $estimated_prompt, $prompt, $cached, $completion, $reservation,
                 $counterfactuals, $explanation, $detail, $corpus, $escalated, $rag_step, $lc_step)
             """;
+
+    private static async Task<bool> InsertDecisionAsync(SqliteSession session, DecisionRecord record)
+    {
+        var command = session.Command(InsertDecision);
         var p = command.Parameters;
         p.AddWithValue("$id", record.Id.ToString());
         p.AddWithValue("$tenant", record.TenantId);
@@ -168,7 +251,8 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
         p.AddWithValue("$escalated", record.Escalated is { } e ? (e ? 1 : 0) : DBNull.Value);
         p.AddWithValue("$rag_step", Db(Money.ToUnits(record.RagStepCostUsd)));
         p.AddWithValue("$lc_step", Db(Money.ToUnits(record.LongContextStepCostUsd)));
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await command.ExecuteNonQueryAsync(CancellationToken.None);
+        return true;
     }
 
     public async Task<DecisionRecord?> GetAsync(string tenantId, Guid decisionId, CancellationToken cancellationToken = default)
@@ -225,27 +309,24 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
 
     private static readonly string[] EvaluationParameters = ["$id", "$tenant", "$created", "$run", "$kind", "$route", "$model", "$length", "$depth", "$hit"];
 
-    public async Task RecordEvaluationsAsync(IReadOnlyList<EvaluationRecord> records, CancellationToken cancellationToken = default)
-    {
-        await using var connection = await OpenConnectionAsync(cancellationToken);
-        await using var transaction = connection.BeginTransaction();
-        await using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "INSERT INTO evaluations (id, tenant, created_at, run, kind, route, model, length, depth, hit) VALUES ($id, $tenant, $created, $run, $kind, $route, $model, $length, $depth, $hit)";
-        var parameters = EvaluationParameters.Select(name => command.Parameters.Add(new SqliteParameter { ParameterName = name })).ToArray();
-        foreach (var r in records)
+    public Task RecordEvaluationsAsync(IReadOnlyList<EvaluationRecord> records, CancellationToken cancellationToken = default) =>
+        _writes.WriteAsync(async session =>
         {
-            object?[] values = [r.Id.ToString(), r.TenantId, r.CreatedAt.ToUnixTimeMilliseconds(), r.Run, r.Kind, r.Route, (object?)r.Model ?? DBNull.Value, r.LengthTokens, r.Depth, r.Hit ? 1 : 0];
-            for (var i = 0; i < values.Length; i++)
+            var command = session.Command("INSERT INTO evaluations (id, tenant, created_at, run, kind, route, model, length, depth, hit) VALUES ($id, $tenant, $created, $run, $kind, $route, $model, $length, $depth, $hit)");
+            var parameters = EvaluationParameters.Select(name => command.Parameters.Add(new SqliteParameter { ParameterName = name })).ToArray();
+            foreach (var r in records)
             {
-                parameters[i].Value = values[i];
+                object?[] values = [r.Id.ToString(), r.TenantId, r.CreatedAt.ToUnixTimeMilliseconds(), r.Run, r.Kind, r.Route, (object?)r.Model ?? DBNull.Value, r.LengthTokens, r.Depth, r.Hit ? 1 : 0];
+                for (var i = 0; i < values.Length; i++)
+                {
+                    parameters[i].Value = values[i];
+                }
+
+                await command.ExecuteNonQueryAsync(CancellationToken.None);
             }
 
-            await command.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        await transaction.CommitAsync(cancellationToken);
-    }
+            return records.Count;
+        });
 
     public async Task<IReadOnlyList<MeasuredRecall>> MeasuredRecallAsync(string tenantId, DateTimeOffset since, CancellationToken cancellationToken = default)
     {
@@ -292,43 +373,60 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
     /// A commit also lands after a reservation expired: the money was spent, so it counts.
     /// Only an open reservation can be settled, once.
     /// </summary>
-    private async Task<bool> SettleAsync(Guid reservationId, string state, long? actual, CancellationToken cancellationToken)
+    public Task<bool> SettleAndRecordAsync(Guid reservationId, decimal? actualUsd, DecisionRecord record, CancellationToken cancellationToken = default) =>
+        _writes.WriteAsync(async session =>
+            await SettleAsync(session, reservationId, actualUsd is null ? "released" : "committed", Money.ToUnits(actualUsd))
+            && await InsertDecisionAsync(session, record));
+
+    private Task<bool> SettleAsync(Guid reservationId, string state, long? actual, CancellationToken cancellationToken) =>
+        _writes.WriteAsync(session => SettleAsync(session, reservationId, state, actual));
+
+    private static async Task<bool> SettleAsync(SqliteSession session, Guid reservationId, string state, long? actual)
     {
-        await using var connection = await OpenConnectionAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "UPDATE reservations SET state = $state, actual = $actual, settled_at = $now WHERE id = $id AND state = 'open'";
-        command.Parameters.AddWithValue("$state", state);
-        command.Parameters.AddWithValue("$actual", (object?)actual ?? DBNull.Value);
-        command.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-        command.Parameters.AddWithValue("$id", reservationId.ToString());
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        var update = session.Command("UPDATE reservations SET state = $state, actual = $actual, settled_at = $now WHERE id = $id AND state = 'open' RETURNING tenant, amount, created_at");
+        update.Parameters.AddWithValue("$state", state);
+        update.Parameters.AddWithValue("$actual", (object?)actual ?? DBNull.Value);
+        update.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        update.Parameters.AddWithValue("$id", reservationId.ToString());
+        string tenant;
+        long amount;
+        DateTimeOffset created;
+        await using (var reader = await update.ExecuteReaderAsync(CancellationToken.None))
+        {
+            if (!await reader.ReadAsync(CancellationToken.None))
+            {
+                return false;
+            }
+
+            (tenant, amount, created) = (reader.GetString(0), reader.GetInt64(1), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)));
+        }
+
+        await AddToTotalsAsync(session, tenant, created, committed: actual ?? 0, held: -amount);
+        return true;
     }
 
-    /// <summary>Committed actuals plus open, unexpired reservations, attributed to the period the request started in.</summary>
-    private static async Task<(long Month, long Day)> UsageAsync(SqliteConnection connection, SqliteTransaction? transaction, string tenant, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>
+    /// Committed actuals plus open, unexpired reservations, attributed to the period the request
+    /// started in: the period's totals less what its open reservations past their expiry hold.
+    /// </summary>
+    private static async Task<(long Month, long Day)> UsageAsync(SqliteSession session, string tenant, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = """
+        var command = session.Command("""
             SELECT
-                COALESCE(SUM(counted), 0),
-                COALESCE(SUM(CASE WHEN created_at >= $day THEN counted ELSE 0 END), 0)
-            FROM (
-                SELECT created_at,
-                       CASE WHEN state = 'committed' THEN actual
-                            WHEN state = 'open' AND expires_at > $now THEN amount
-                            ELSE 0 END AS counted
-                FROM reservations
-                WHERE tenant = $tenant AND created_at >= $month
-            )
-            """;
+                (SELECT coalesce(sum(committed + held), 0) FROM spend_totals WHERE tenant = $tenant AND period = 'month' AND start = $month),
+                (SELECT coalesce(sum(committed + held), 0) FROM spend_totals WHERE tenant = $tenant AND period = 'day' AND start = $day),
+                coalesce(sum(amount), 0),
+                coalesce(sum(CASE WHEN created_at >= $day THEN amount ELSE 0 END), 0)
+            FROM reservations
+            WHERE tenant = $tenant AND state = 'open' AND expires_at <= $now AND created_at >= $month
+            """);
         command.Parameters.AddWithValue("$tenant", tenant);
         command.Parameters.AddWithValue("$month", BudgetPeriods.MonthStart(now).ToUnixTimeMilliseconds());
         command.Parameters.AddWithValue("$day", BudgetPeriods.DayStart(now).ToUnixTimeMilliseconds());
         command.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return (reader.GetInt64(0), reader.GetInt64(1));
+        return (reader.GetInt64(0) - reader.GetInt64(2), reader.GetInt64(1) - reader.GetInt64(3));
     }
 
     private async Task<SqliteConnection> OpenConnectionAsync(CancellationToken cancellationToken)
