@@ -111,8 +111,10 @@ print(f"{rps:.0f} {p50:.3f} {p99:.3f} {bad.group(1) if bad else 0}{' (' + errors
 PY
 }
 
-# Warm every target (JIT, connection pools) before measuring.
-for name in "${order[@]}"; do run "$name" 8 0 3 >/dev/null; done
+# Warm every target (JIT and its tiering, connection pools) before measuring; the gateway's routed
+# path has the most code to tier up.
+for name in "${order[@]}"; do run "$name" 8 0 5 >/dev/null; done
+[[ " ${order[*]} " == *" gateway-routed "* ]] && run gateway-routed 32 0 15 >/dev/null
 
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(date -u +%Y-%m-%d); wrk -t1, ${duration} s per cell, ${rounds} round(s); all processes share the cores"
 echo "| round | target | c=1 req/s | c=1 p50 ms | c=32 req/s | c=32 p50 ms | c=32 p99 ms | stream c=32 req/s | non-2xx |"
