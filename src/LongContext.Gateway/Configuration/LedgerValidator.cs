@@ -12,7 +12,9 @@ internal sealed class LedgerValidator : IValidateOptions<GatewaySettings>
         var ledger = options.Ledger;
         if (string.Equals(ledger.Store, Sqlite, StringComparison.OrdinalIgnoreCase))
         {
-            return ValidateOptionsResult.Success;
+            return ledger.SqliteSynchronous is not ("Full" or "Normal")
+                ? ValidateOptionsResult.Fail($"Ledger:SqliteSynchronous '{ledger.SqliteSynchronous}' is not a mode; use Full or Normal.")
+                : ValidateOptionsResult.Success;
         }
 
         if (!string.Equals(ledger.Store, Postgres, StringComparison.OrdinalIgnoreCase))

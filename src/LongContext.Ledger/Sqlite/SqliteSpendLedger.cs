@@ -20,10 +20,10 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
     private readonly SqliteWriteQueue _writes;
     private readonly SqliteSessionPool _reads;
 
-    private SqliteSpendLedger(string connectionString)
+    private SqliteSpendLedger(string connectionString, bool fullSync)
     {
         _connectionString = connectionString;
-        _writes = new SqliteWriteQueue(connectionString);
+        _writes = new SqliteWriteQueue(connectionString, fullSync);
         _reads = new SqliteSessionPool(connectionString);
     }
 
@@ -33,7 +33,8 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
         await _reads.DisposeAsync();
     }
 
-    public static async Task<SqliteSpendLedger> OpenAsync(string path, CancellationToken cancellationToken = default)
+    /// <summary>Opens (creating or migrating) the ledger at <paramref name="path"/>; <paramref name="fullSync"/> syncs every committed batch to disk (SQLite's synchronous = FULL), false at checkpoints only (NORMAL: safe from corruption and process crashes, not from power loss).</summary>
+    public static async Task<SqliteSpendLedger> OpenAsync(string path, bool fullSync = true, CancellationToken cancellationToken = default)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(directory))
@@ -48,7 +49,7 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
             Pooling = true,
             DefaultTimeout = 60,
         }.ToString();
-        var ledger = new SqliteSpendLedger(connectionString);
+        var ledger = new SqliteSpendLedger(connectionString, fullSync);
         await using var connection = await ledger.OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = """

@@ -19,11 +19,13 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
 
     private readonly Channel<Operation> _queue = Channel.CreateUnbounded<Operation>(new UnboundedChannelOptions { SingleReader = true });
     private readonly string _connectionString;
+    private readonly bool _fullSync;
     private readonly Task _writer;
 
-    public SqliteWriteQueue(string connectionString)
+    public SqliteWriteQueue(string connectionString, bool fullSync = true)
     {
         _connectionString = connectionString;
+        _fullSync = fullSync;
         _writer = Task.Run(WriteLoopAsync);
     }
 
@@ -58,7 +60,7 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
         }
     }
 
-    private static async Task RunBatchAsync(SqliteSession session, List<Operation> batch)
+    private async Task RunBatchAsync(SqliteSession session, List<Operation> batch)
     {
         var done = new List<Operation>(batch.Count);
         var connection = session.Connection;
@@ -67,6 +69,9 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
             if (connection.State != System.Data.ConnectionState.Open)
             {
                 await connection.OpenAsync();
+                await using var pragma = connection.CreateCommand();
+                pragma.CommandText = _fullSync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
+                await pragma.ExecuteNonQueryAsync();
             }
 
             // IMMEDIATE: the write lock is taken before any budget is read.
