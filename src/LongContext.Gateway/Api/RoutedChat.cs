@@ -30,6 +30,7 @@ internal sealed partial class RoutedChat(
     SelfRoute.HybridExecutor hybrid,
     SelfRoute.EscalationRates escalations,
     Telemetry.GatewayTelemetry telemetry,
+    BudgetHints budgetHints,
     TimeProvider time,
     ILogger<RoutedChat> logger)
 {
@@ -44,9 +45,12 @@ internal sealed partial class RoutedChat(
         var tenant = context.GetTenant();
         var limits = routing.LimitsOf(tenant);
         var budget = BudgetState.Unlimited;
+        var hinted = false;
         if (limits != BudgetLimits.None)
         {
-            var usage = await ledger.Spend.GetUsageAsync(tenant.Id, time.GetUtcNow(), context.RequestAborted);
+            var usage = budgetHints.Recent(tenant.Id);
+            hinted = usage is not null;
+            usage ??= await ledger.Spend.GetUsageAsync(tenant.Id, time.GetUtcNow(), context.RequestAborted);
             budget = new BudgetState(usage.MonthlyRemaining(limits), usage.DailyRemaining(limits));
         }
 
@@ -70,6 +74,14 @@ internal sealed partial class RoutedChat(
         using var span = Telemetry.GatewayTelemetry.Source.StartActivity("decide");
         var started = time.GetTimestamp();
         var planned = router.Plan(tenant, request, forced, budget, corpus, escalation: escalation);
+        if (hinted && planned.Plan is { } hintedPlan && budget.Remaining is { } left && hintedPlan.Decision.Candidates.Any(v => v.Candidate.WorstCaseCostUsd > left))
+        {
+            // The hint could have ruled a candidate out: decide on the ledger's own numbers.
+            var usage = await ledger.Spend.GetUsageAsync(tenant.Id, time.GetUtcNow(), context.RequestAborted);
+            budget = new BudgetState(usage.MonthlyRemaining(limits), usage.DailyRemaining(limits));
+            planned = router.Plan(tenant, request, forced, budget, corpus, escalation: escalation);
+        }
+
         telemetry.Decided(time.GetElapsedTime(started));
         span?.SetTag("lcg.route", planned.Plan?.Decision.Chosen is { } chosen ? RouteNames.Of(chosen.Route) : null);
         span?.SetTag("lcg.candidate", planned.Plan?.Decision.Chosen?.Id);
@@ -198,6 +210,7 @@ internal sealed partial class RoutedChat(
         var reservation = await ledger.Spend.ReserveAsync(
             new ReservationRequest(tenant.Id, chosen.WorstCaseCostUsd, routing.LimitsOf(tenant), now, routing.Settings.ReservationTimeToLive),
             context.RequestAborted);
+        budgetHints.Remember(tenant.Id, reservation.Usage);
         if (!reservation.Granted)
         {
             // Another request took the budget between the decision and the reservation.

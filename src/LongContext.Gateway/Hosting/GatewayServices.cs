@@ -96,6 +96,7 @@ internal static class GatewayServices
         services.AddSingleton<SelfRoute.SelfRouteKernels>();
         services.AddSingleton<SelfRoute.EscalationRates>();
         services.AddSingleton<SelfRoute.HybridExecutor>();
+        services.AddSingleton<Accounting.BudgetHints>();
         services.AddSingleton<RoutedChat>();
         services.AddSingleton<MeteredEmbeddings>();
         services.AddSingleton<Corpora.CorpusServices>();

@@ -64,7 +64,7 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
                 expires_at  INTEGER NOT NULL,
                 settled_at  INTEGER
             );
-            CREATE INDEX IF NOT EXISTS ix_reservations_tenant_created ON reservations (tenant, created_at);
+            DROP INDEX IF EXISTS ix_reservations_tenant_created;
             CREATE TABLE IF NOT EXISTS decisions (
                 id                 TEXT    PRIMARY KEY,
                 tenant             TEXT    NOT NULL,

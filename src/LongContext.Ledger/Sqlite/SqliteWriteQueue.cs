@@ -8,9 +8,9 @@ namespace LongContext.Ledger.Sqlite;
 /// takes whatever is queued (up to <see cref="MaxBatch"/> operations) and runs it in one
 /// <c>BEGIN IMMEDIATE</c> transaction — one lock acquisition and one WAL sync for the batch instead
 /// of one per operation, and no threads sleeping in SQLite's busy handler while they race each
-/// other for the write lock. Each operation runs inside its own savepoint, so one that throws is
-/// rolled back alone and its caller gets the exception; the others commit. Callers learn their
-/// result only after the batch committed. Another process sharing the file still serialises with
+/// other for the write lock. When one operation throws, the batch is rolled back and its
+/// operations run again one transaction each, so only that caller gets the exception. Callers
+/// learn their result only after their transaction committed. Another process sharing the file still serialises with
 /// this one through the same lock.
 /// </summary>
 internal sealed class SqliteWriteQueue : IAsyncDisposable
@@ -62,62 +62,80 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
 
     private async Task RunBatchAsync(SqliteSession session, List<Operation> batch)
     {
-        var done = new List<Operation>(batch.Count);
-        var connection = session.Connection;
         try
         {
-            if (connection.State != System.Data.ConnectionState.Open)
+            await EnsureOpenAsync(session.Connection);
+            await RunInOneTransactionAsync(session, batch);
+        }
+        catch (OperationFailedException) when (batch.Count > 1)
+        {
+            // One operation threw: the batch was rolled back, so each runs again in its own
+            // transaction and only the one that fails is told so.
+            foreach (var operation in batch)
             {
-                await connection.OpenAsync();
-                await using var pragma = connection.CreateCommand();
-                pragma.CommandText = _fullSync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
-                await pragma.ExecuteNonQueryAsync();
+                await RunBatchAsync(session, [operation]);
             }
 
-            // IMMEDIATE: the write lock is taken before any budget is read.
-            await using var transaction = connection.BeginTransaction(deferred: false);
-            session.Transaction = transaction;
-            for (var i = 0; i < batch.Count; i++)
-            {
-                var savepoint = "op" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                await transaction.SaveAsync(savepoint);
-                try
-                {
-                    await batch[i].RunAsync(session);
-                    await transaction.ReleaseAsync(savepoint);
-                    done.Add(batch[i]);
-                }
-                catch (Exception e)
-                {
-                    await transaction.RollbackAsync(savepoint);
-                    await transaction.ReleaseAsync(savepoint);
-                    batch[i].Fail(e);
-                }
-            }
-
-            await transaction.CommitAsync();
+            return;
         }
         catch (Exception e)
         {
             // The batch did not commit: nothing it did happened, so every caller still waiting is told.
             foreach (var operation in batch)
             {
-                operation.Fail(e);
+                operation.Fail(e is OperationFailedException failed ? failed.InnerException! : e);
             }
 
-            await connection.CloseAsync();
+            await session.Connection.CloseAsync();
             return;
+        }
+
+        foreach (var operation in batch)
+        {
+            operation.Complete();
+        }
+    }
+
+    private async Task EnsureOpenAsync(SqliteConnection connection)
+    {
+        if (connection.State != System.Data.ConnectionState.Open)
+        {
+            await connection.OpenAsync();
+            await using var pragma = connection.CreateCommand();
+            pragma.CommandText = _fullSync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
+            await pragma.ExecuteNonQueryAsync();
+        }
+    }
+
+    private static async Task RunInOneTransactionAsync(SqliteSession session, List<Operation> batch)
+    {
+        // IMMEDIATE: the write lock is taken before any budget is read.
+        await using var transaction = session.Connection.BeginTransaction(deferred: false);
+        session.Transaction = transaction;
+        try
+        {
+            foreach (var operation in batch)
+            {
+                try
+                {
+                    await operation.RunAsync(session);
+                }
+                catch (Exception e) when (e is not SqliteException { SqliteErrorCode: SQLitePCL.raw.SQLITE_BUSY or SQLitePCL.raw.SQLITE_FULL or SQLitePCL.raw.SQLITE_IOERR })
+                {
+                    throw new OperationFailedException(e);
+                }
+            }
+
+            await transaction.CommitAsync();
         }
         finally
         {
             session.Transaction = null;
         }
-
-        foreach (var operation in done)
-        {
-            operation.Complete();
-        }
     }
+
+    /// <summary>An operation of the batch threw (as opposed to the database failing the batch).</summary>
+    private sealed class OperationFailedException(Exception inner) : Exception(inner.Message, inner);
 
     public async ValueTask DisposeAsync()
     {
