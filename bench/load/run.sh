@@ -109,7 +109,8 @@ def ms(v):
     return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000, "": 1000}[m.group(2)]
 try:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-    p50 = ms(re.search(r"50%\s+(\S+)", text).group(1)); p99 = ms(re.search(r"99%\s+(\S+)", text).group(1))
+    # The latency distribution's own lines (a Stdev column can also end in "50%").
+    p50 = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1)); p99 = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
 except Exception:
     sys.stderr.write("unparsed wrk output:\n" + text + "\n")
     print("0 0 0 0 (unparsed)")
