@@ -153,6 +153,30 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
             await create.ExecuteNonQueryAsync(cancellationToken);
         }
 
+        // The totals follow the reservations inside SQLite: a reservation adds its amount to the
+        // held total of its month and day; settling it moves that amount out of held and its
+        // actual (none for a release) into committed.
+        await using var triggers = connection.CreateCommand();
+        triggers.Transaction = transaction;
+        triggers.CommandText = """
+            CREATE TRIGGER IF NOT EXISTS reservations_hold AFTER INSERT ON reservations
+            BEGIN
+                INSERT INTO spend_totals (tenant, period, start, committed, held) VALUES
+                    (new.tenant, 'month', CAST(strftime('%s', new.created_at / 1000, 'unixepoch', 'start of month') AS INTEGER) * 1000, 0, new.amount),
+                    (new.tenant, 'day', CAST(strftime('%s', new.created_at / 1000, 'unixepoch', 'start of day') AS INTEGER) * 1000, 0, new.amount)
+                ON CONFLICT (tenant, period, start) DO UPDATE SET held = held + excluded.held;
+            END;
+            CREATE TRIGGER IF NOT EXISTS reservations_settle AFTER UPDATE OF state ON reservations
+            WHEN old.state = 'open' AND new.state <> 'open'
+            BEGIN
+                UPDATE spend_totals
+                SET held = held - new.amount, committed = committed + coalesce(new.actual, 0)
+                WHERE tenant = new.tenant AND (
+                    (period = 'month' AND start = CAST(strftime('%s', new.created_at / 1000, 'unixepoch', 'start of month') AS INTEGER) * 1000) OR
+                    (period = 'day' AND start = CAST(strftime('%s', new.created_at / 1000, 'unixepoch', 'start of day') AS INTEGER) * 1000));
+            END;
+            """;
+        await triggers.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 
@@ -176,28 +200,8 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
             insert.Parameters.AddWithValue("$created", request.Now.ToUnixTimeMilliseconds());
             insert.Parameters.AddWithValue("$expires", (request.Now + request.TimeToLive).ToUnixTimeMilliseconds());
             await insert.ExecuteNonQueryAsync(CancellationToken.None);
-            await AddToTotalsAsync(session, request.TenantId, request.Now, committed: 0, held: amount);
             return check.Plus(amount).ToResult(id);
         });
-    }
-
-    /// <summary>Adds to the month's and the day's totals of the period <paramref name="at"/> falls in.</summary>
-    private static async Task AddToTotalsAsync(SqliteSession session, string tenant, DateTimeOffset at, long committed, long held)
-    {
-        var command = session.Command("""
-            INSERT INTO spend_totals (tenant, period, start, committed, held) VALUES
-                ($tenant, 'month', $month, $committed, $held),
-                ($tenant, 'day', $day, $committed, $held)
-            ON CONFLICT (tenant, period, start) DO UPDATE SET
-                committed = committed + excluded.committed,
-                held = held + excluded.held
-            """);
-        command.Parameters.AddWithValue("$tenant", tenant);
-        command.Parameters.AddWithValue("$month", BudgetPeriods.MonthStart(at).ToUnixTimeMilliseconds());
-        command.Parameters.AddWithValue("$day", BudgetPeriods.DayStart(at).ToUnixTimeMilliseconds());
-        command.Parameters.AddWithValue("$committed", committed);
-        command.Parameters.AddWithValue("$held", held);
-        await command.ExecuteNonQueryAsync(CancellationToken.None);
     }
 
     public Task<bool> CommitAsync(Guid reservationId, decimal actualUsd, CancellationToken cancellationToken = default) =>
@@ -384,26 +388,12 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
 
     private static async Task<bool> SettleAsync(SqliteSession session, Guid reservationId, string state, long? actual)
     {
-        var update = session.Command("UPDATE reservations SET state = $state, actual = $actual, settled_at = $now WHERE id = $id AND state = 'open' RETURNING tenant, amount, created_at");
+        var update = session.Command("UPDATE reservations SET state = $state, actual = $actual, settled_at = $now WHERE id = $id AND state = 'open'");
         update.Parameters.AddWithValue("$state", state);
         update.Parameters.AddWithValue("$actual", (object?)actual ?? DBNull.Value);
         update.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         update.Parameters.AddWithValue("$id", reservationId.ToString());
-        string tenant;
-        long amount;
-        DateTimeOffset created;
-        await using (var reader = await update.ExecuteReaderAsync(CancellationToken.None))
-        {
-            if (!await reader.ReadAsync(CancellationToken.None))
-            {
-                return false;
-            }
-
-            (tenant, amount, created) = (reader.GetString(0), reader.GetInt64(1), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)));
-        }
-
-        await AddToTotalsAsync(session, tenant, created, committed: actual ?? 0, held: -amount);
-        return true;
+        return await update.ExecuteNonQueryAsync(CancellationToken.None) == 1;
     }
 
     /// <summary>
