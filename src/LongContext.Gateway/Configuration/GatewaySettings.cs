@@ -403,7 +403,7 @@ public sealed record LedgerConfig
     /// <summary>
     /// Full (the default): every committed batch of ledger writes is synced to disk before its
     /// requests go on. Normal: synced at checkpoints only — a crash of the process loses nothing,
-    /// a power loss may lose the last moments of commits; about 15 % more routed requests per
+    /// a power loss may lose the last moments of commits; 12–14 % more routed requests per
     /// second on the load test's machine.
     /// </summary>
     public string SqliteSynchronous { get; init; } = "Full";
