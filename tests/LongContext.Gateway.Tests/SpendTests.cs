@@ -169,48 +169,15 @@ public sealed class SpendTests(GatewayFixture fixture)
     [Fact]
     public async Task TwoGateways_SharingOnePostgresLedger_NeverOverspend()
     {
-        var server = Environment.GetEnvironmentVariable("LCG_TEST_POSTGRES") is { Length: > 0 } value
-            ? value
-            : throw new InvalidOperationException("LCG_TEST_POSTGRES is not set: run the tests with scripts/test.sh, which starts PostgreSQL.");
-        var schema = "gateway_test_" + Guid.NewGuid().ToString("N");
-        await using (var connection = new NpgsqlConnection(server))
-        {
-            await connection.OpenAsync();
-            await using var create = new NpgsqlCommand($"CREATE SCHEMA {schema}", connection);
-            await create.ExecuteNonQueryAsync();
-        }
-
-        try
-        {
-            var connectionString = new NpgsqlConnectionStringBuilder(server) { SearchPath = schema }.ToString();
-            await AssertConcurrentRequestsStayInBudgetAsync(new JsonObject { ["Store"] = "Postgres", ["PostgresConnectionString"] = connectionString });
-        }
-        finally
-        {
-            await using var connection = new NpgsqlConnection(server);
-            await connection.OpenAsync();
-            await using var drop = new NpgsqlCommand($"DROP SCHEMA {schema} CASCADE", connection);
-            await drop.ExecuteNonQueryAsync();
-        }
+        await InFreshPostgresSchemaAsync(connectionString =>
+            AssertConcurrentRequestsStayInBudgetAsync(new JsonObject { ["Store"] = "Postgres", ["PostgresConnectionString"] = connectionString }));
     }
 
     [Fact]
     public async Task TwoGatewayProcesses_SharingOnePostgresLedger_HoldTheBudgetUnderConcurrentLoad()
     {
-        var server = Environment.GetEnvironmentVariable("LCG_TEST_POSTGRES") is { Length: > 0 } value
-            ? value
-            : throw new InvalidOperationException("LCG_TEST_POSTGRES is not set: run the tests with scripts/test.sh, which starts PostgreSQL.");
-        var schema = "gateway_processes_" + Guid.NewGuid().ToString("N");
-        await using (var connection = new NpgsqlConnection(server))
+        await InFreshPostgresSchemaAsync(async connectionString =>
         {
-            await connection.OpenAsync();
-            await using var create = new NpgsqlCommand($"CREATE SCHEMA {schema}", connection);
-            await create.ExecuteNonQueryAsync();
-        }
-
-        try
-        {
-            var connectionString = new NpgsqlConnectionStringBuilder(server) { SearchPath = schema }.ToString();
             var config = Budgeted(monthly: 0.005m);
             config.Routing["Ledger"] = new JsonObject { ["Store"] = "Postgres", ["PostgresConnectionString"] = connectionString };
             await using var first = await GatewayProcess.StartAsync(config);
@@ -249,6 +216,26 @@ public sealed class SpendTests(GatewayFixture fixture)
             Assert.True(usage.MonthUsd <= 0.005m);
             Assert.Equal(ok, decisions.Count(d => d.Status == DecisionStatuses.Completed));
             Assert.Equal(statuses.Count, decisions.Count);
+        });
+    }
+
+    /// <summary>Runs <paramref name="test"/> with a connection string to a schema of its own in the test PostgreSQL, dropped afterwards.</summary>
+    private static async Task InFreshPostgresSchemaAsync(Func<string, Task> test)
+    {
+        var server = Environment.GetEnvironmentVariable("LCG_TEST_POSTGRES") is { Length: > 0 } value
+            ? value
+            : throw new InvalidOperationException("LCG_TEST_POSTGRES is not set: run the tests with scripts/test.sh, which starts PostgreSQL.");
+        var schema = "gateway_test_" + Guid.NewGuid().ToString("N");
+        await using (var connection = new NpgsqlConnection(server))
+        {
+            await connection.OpenAsync();
+            await using var create = new NpgsqlCommand($"CREATE SCHEMA {schema}", connection);
+            await create.ExecuteNonQueryAsync();
+        }
+
+        try
+        {
+            await test(new NpgsqlConnectionStringBuilder(server) { SearchPath = schema }.ToString());
         }
         finally
         {
