@@ -93,6 +93,63 @@ public sealed class SqliteSpendLedgerTests : SpendLedgerContractTests, IDisposab
         Assert.Equal(1.00m, (await second.GetUsageAsync("acme", now)).MonthUsd);
     }
 
+    [Theory]
+    [InlineData(SqliteDurability.Full)]
+    [InlineData(SqliteDurability.Normal)]
+    public async Task FullDurability_FlushesTheLogBeforeAnswering_ForSeveralBatchesAtOnce_NormalLeavesItToCheckpoints(SqliteDurability durability)
+    {
+        await using var ledger = await SqliteSpendLedger.OpenAsync(Path.Combine(_directory, $"{durability}.db"), durability);
+        var now = DateTimeOffset.UtcNow;
+
+        for (var wave = 0; wave < 5; wave++)
+        {
+            var results = await Task.WhenAll(Enumerable.Range(0, 200).Select(_ => ledger.ReserveAsync(new("acme", 0.001m, new BudgetLimits(10m, null), now, TimeSpan.FromMinutes(10)))));
+            Assert.All(results, r => Assert.True(r.Granted));
+        }
+
+        // 1,000 writes: the first commit of the connection is synced by SQLite, the rest by the
+        // sync thread, never once per write.
+        var flushes = ledger.Writes.LogFlushes;
+        if (durability == SqliteDurability.Full)
+        {
+            Assert.InRange(flushes, 1, 999);
+        }
+        else
+        {
+            Assert.Equal(0, flushes);
+        }
+    }
+
+    [Fact]
+    public async Task AfterDispose_AWriteIsRefusedClearly_AndEverythingBeforeItIsKept()
+    {
+        var path = Path.Combine(_directory, "closed.db");
+        var ledger = await SqliteSpendLedger.OpenAsync(path);
+        var now = DateTimeOffset.UtcNow;
+        var writes = Enumerable.Range(0, 50).Select(_ => ledger.ReserveAsync(new("acme", 0.01m, new BudgetLimits(1m, null), now, TimeSpan.FromMinutes(10)))).ToArray();
+        await ledger.DisposeAsync();
+
+        Assert.All(writes, w => Assert.True(w.IsCompletedSuccessfully && w.Result.Granted));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => ledger.ReserveAsync(new("acme", 0.01m, new BudgetLimits(1m, null), now, TimeSpan.FromMinutes(10))));
+        await using var reopened = await SqliteSpendLedger.OpenAsync(path);
+        Assert.Equal(0.50m, (await reopened.GetUsageAsync("acme", now)).MonthUsd);
+    }
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_directory, recursive: true);
+    }
+}
+
+/// <summary>The same contract with the log flushed at checkpoints only.</summary>
+public sealed class SqliteNormalDurabilitySpendLedgerTests : SpendLedgerContractTests, IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("lcg-ledger-normal-").FullName;
+
+    protected override async Task<ISpendLedger> OpenAsync() =>
+        await SqliteSpendLedger.OpenAsync(Path.Combine(_directory, "ledger.db"), SqliteDurability.Normal);
+
     public void Dispose()
     {
         SqliteConnection.ClearAllPools();

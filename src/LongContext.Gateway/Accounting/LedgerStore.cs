@@ -49,7 +49,7 @@ internal sealed class LedgerStore : IAsyncDisposable
         var path = SqlitePath(config, contentRoot);
         try
         {
-            var sqlite = await SqliteSpendLedger.OpenAsync(path, fullSync: config.SqliteSynchronous == "Full", cancellationToken);
+            var sqlite = await SqliteSpendLedger.OpenAsync(path, config.SqliteSynchronous == "Full" ? SqliteDurability.Full : SqliteDurability.Normal, cancellationToken);
             (_spend, _decisions, _evaluations, _owned) = (sqlite, sqlite, sqlite, sqlite);
             Location = "SQLite " + path;
         }

@@ -7,7 +7,7 @@ namespace LongContext.Ledger.Sqlite;
 /// One open connection with its statements kept prepared: the ledger runs the same few statements
 /// on every request, and compiling their SQL each time cost more than running them.
 /// </summary>
-internal sealed class SqliteSession(SqliteConnection connection) : IAsyncDisposable
+internal sealed class SqliteSession(SqliteConnection connection) : IDisposable
 {
     private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
 
@@ -31,36 +31,40 @@ internal sealed class SqliteSession(SqliteConnection connection) : IAsyncDisposa
         return command;
     }
 
-    public async ValueTask DisposeAsync()
+    public void Dispose()
     {
         foreach (var command in _commands.Values)
         {
-            await command.DisposeAsync();
+            command.Dispose();
         }
 
-        await connection.DisposeAsync();
+        connection.Dispose();
     }
 }
 
-/// <summary>Open sessions for reads, handed out one caller at a time and kept for the next.</summary>
-internal sealed class SqliteSessionPool(string connectionString) : IAsyncDisposable
+/// <summary>
+/// Open sessions for reads, handed out one caller at a time and kept for the next. A read runs on
+/// the caller's thread (SQLite answers from the page cache; its asynchronous methods would be
+/// synchronous underneath too).
+/// </summary>
+internal sealed class SqliteSessionPool(string connectionString) : IDisposable
 {
     private const int Kept = 16;
     private readonly ConcurrentBag<SqliteSession> _idle = [];
 
-    public async Task<T> ReadAsync<T>(Func<SqliteSession, Task<T>> read, CancellationToken cancellationToken)
+    public T Read<T>(Func<SqliteSession, T> read)
     {
         if (!_idle.TryTake(out var session))
         {
             var connection = new SqliteConnection(connectionString);
-            await connection.OpenAsync(cancellationToken);
+            connection.Open();
             session = new SqliteSession(connection);
         }
 
         var healthy = false;
         try
         {
-            var result = await read(session);
+            var result = read(session);
             healthy = true;
             return result;
         }
@@ -72,16 +76,16 @@ internal sealed class SqliteSessionPool(string connectionString) : IAsyncDisposa
             }
             else
             {
-                await session.DisposeAsync();
+                session.Dispose();
             }
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public void Dispose()
     {
         while (_idle.TryTake(out var session))
         {
-            await session.DisposeAsync();
+            session.Dispose();
         }
     }
 }

@@ -20,23 +20,27 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
     private readonly SqliteWriteQueue _writes;
     private readonly SqliteSessionPool _reads;
 
-    private SqliteSpendLedger(string connectionString, bool fullSync)
+    private SqliteSpendLedger(string connectionString, string path, SqliteDurability durability)
     {
         _connectionString = connectionString;
-        _writes = new SqliteWriteQueue(connectionString, fullSync);
+        _writes = new SqliteWriteQueue(connectionString, path, durability);
         _reads = new SqliteSessionPool(connectionString);
     }
+
+    /// <summary>The write queue (for tests).</summary>
+    internal SqliteWriteQueue Writes => _writes;
 
     public async ValueTask DisposeAsync()
     {
         await _writes.DisposeAsync();
-        await _reads.DisposeAsync();
+        _reads.Dispose();
     }
 
-    /// <summary>Opens (creating or migrating) the ledger at <paramref name="path"/>; <paramref name="fullSync"/> syncs every committed batch to disk (SQLite's synchronous = FULL), false at checkpoints only (NORMAL: safe from corruption and process crashes, not from power loss).</summary>
-    public static async Task<SqliteSpendLedger> OpenAsync(string path, bool fullSync = true, CancellationToken cancellationToken = default)
+    /// <summary>Opens (creating or migrating) the ledger at <paramref name="path"/>; <paramref name="durability"/> says when a write counts as done.</summary>
+    public static async Task<SqliteSpendLedger> OpenAsync(string path, SqliteDurability durability = SqliteDurability.Full, CancellationToken cancellationToken = default)
     {
-        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        path = Path.GetFullPath(path);
+        var directory = Path.GetDirectoryName(path);
         if (!string.IsNullOrEmpty(directory))
         {
             Directory.CreateDirectory(directory);
@@ -49,7 +53,7 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
             Pooling = true,
             DefaultTimeout = 60,
         }.ToString();
-        var ledger = new SqliteSpendLedger(connectionString, fullSync);
+        var ledger = new SqliteSpendLedger(connectionString, path, durability);
         await using var connection = await ledger.OpenConnectionAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = """
@@ -183,9 +187,9 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
     public Task<ReservationResult> ReserveAsync(ReservationRequest request, CancellationToken cancellationToken = default)
     {
         var amount = Money.ToUnits(request.AmountUsd);
-        return _writes.WriteAsync(async session =>
+        return _writes.WriteAsync(session =>
         {
-            var (monthUsed, dayUsed) = await UsageAsync(session, request.TenantId, request.Now, CancellationToken.None);
+            var (monthUsed, dayUsed) = Usage(session, request.TenantId, request.Now);
             var check = BudgetCheck.Of(monthUsed, dayUsed, request.Limits);
             if (!check.Fits(amount))
             {
@@ -199,7 +203,7 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
             insert.Parameters.AddWithValue("$amount", amount);
             insert.Parameters.AddWithValue("$created", request.Now.ToUnixTimeMilliseconds());
             insert.Parameters.AddWithValue("$expires", (request.Now + request.TimeToLive).ToUnixTimeMilliseconds());
-            await insert.ExecuteNonQueryAsync(CancellationToken.None);
+            insert.ExecuteNonQuery();
             return check.Plus(amount).ToResult(id);
         });
     }
@@ -210,25 +214,26 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
     public Task<bool> ReleaseAsync(Guid reservationId, CancellationToken cancellationToken = default) =>
         SettleAsync(reservationId, "released", actual: null, cancellationToken);
 
-    public async Task<BudgetUsage> GetUsageAsync(string tenantId, DateTimeOffset now, CancellationToken cancellationToken = default)
+    public Task<BudgetUsage> GetUsageAsync(string tenantId, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
-        var (month, day) = await _reads.ReadAsync(session => UsageAsync(session, tenantId, now, cancellationToken), cancellationToken);
-        return new BudgetUsage(Money.ToUsd(month), Money.ToUsd(day));
+        cancellationToken.ThrowIfCancellationRequested();
+        var (month, day) = _reads.Read(session => Usage(session, tenantId, now));
+        return Task.FromResult(new BudgetUsage(Money.ToUsd(month), Money.ToUsd(day)));
     }
 
     public Task RecordAsync(DecisionRecord record, CancellationToken cancellationToken = default) =>
-        _writes.WriteAsync(session => InsertDecisionAsync(session, record));
+        _writes.WriteAsync(session => InsertDecision(session, record));
 
-    private static readonly string InsertDecision = $"""
+    private static readonly string InsertDecisionSql = $"""
             INSERT INTO decisions ({DecisionRows.Columns})
             VALUES ($id, $tenant, $created, $outcome, $status, $route, $candidate, $model, $attention, $forced,
                 $estimated, $reserved, $actual, $recall, $estimated_prompt, $prompt, $cached, $completion, $reservation,
                 $counterfactuals, $explanation, $detail, $corpus, $escalated, $rag_step, $lc_step)
             """;
 
-    private static async Task<bool> InsertDecisionAsync(SqliteSession session, DecisionRecord record)
+    private static bool InsertDecision(SqliteSession session, DecisionRecord record)
     {
-        var command = session.Command(InsertDecision);
+        var command = session.Command(InsertDecisionSql);
         var p = command.Parameters;
         p.AddWithValue("$id", record.Id.ToString());
         p.AddWithValue("$tenant", record.TenantId);
@@ -256,7 +261,7 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
         p.AddWithValue("$escalated", record.Escalated is { } e ? (e ? 1 : 0) : DBNull.Value);
         p.AddWithValue("$rag_step", Db(Money.ToUnits(record.RagStepCostUsd)));
         p.AddWithValue("$lc_step", Db(Money.ToUnits(record.LongContextStepCostUsd)));
-        await command.ExecuteNonQueryAsync(CancellationToken.None);
+        command.ExecuteNonQuery();
         return true;
     }
 
@@ -315,7 +320,7 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
     private static readonly string[] EvaluationParameters = ["$id", "$tenant", "$created", "$run", "$kind", "$route", "$model", "$length", "$depth", "$hit"];
 
     public Task RecordEvaluationsAsync(IReadOnlyList<EvaluationRecord> records, CancellationToken cancellationToken = default) =>
-        _writes.WriteAsync(async session =>
+        _writes.WriteAsync(session =>
         {
             var command = session.Command("INSERT INTO evaluations (id, tenant, created_at, run, kind, route, model, length, depth, hit) VALUES ($id, $tenant, $created, $run, $kind, $route, $model, $length, $depth, $hit)");
             var parameters = EvaluationParameters.Select(name => command.Parameters.Add(new SqliteParameter { ParameterName = name })).ToArray();
@@ -327,7 +332,7 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
                     parameters[i].Value = values[i];
                 }
 
-                await command.ExecuteNonQueryAsync(CancellationToken.None);
+                command.ExecuteNonQuery();
             }
 
             return records.Count;
@@ -379,28 +384,28 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
     /// Only an open reservation can be settled, once.
     /// </summary>
     public Task<bool> SettleAndRecordAsync(Guid reservationId, decimal? actualUsd, DecisionRecord record, CancellationToken cancellationToken = default) =>
-        _writes.WriteAsync(async session =>
-            await SettleAsync(session, reservationId, actualUsd is null ? "released" : "committed", Money.ToUnits(actualUsd))
-            && await InsertDecisionAsync(session, record));
+        _writes.WriteAsync(session =>
+            Settle(session, reservationId, actualUsd is null ? "released" : "committed", Money.ToUnits(actualUsd))
+            && InsertDecision(session, record));
 
     private Task<bool> SettleAsync(Guid reservationId, string state, long? actual, CancellationToken cancellationToken) =>
-        _writes.WriteAsync(session => SettleAsync(session, reservationId, state, actual));
+        _writes.WriteAsync(session => Settle(session, reservationId, state, actual));
 
-    private static async Task<bool> SettleAsync(SqliteSession session, Guid reservationId, string state, long? actual)
+    private static bool Settle(SqliteSession session, Guid reservationId, string state, long? actual)
     {
         var update = session.Command("UPDATE reservations SET state = $state, actual = $actual, settled_at = $now WHERE id = $id AND state = 'open'");
         update.Parameters.AddWithValue("$state", state);
         update.Parameters.AddWithValue("$actual", (object?)actual ?? DBNull.Value);
         update.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         update.Parameters.AddWithValue("$id", reservationId.ToString());
-        return await update.ExecuteNonQueryAsync(CancellationToken.None) == 1;
+        return update.ExecuteNonQuery() == 1;
     }
 
     /// <summary>
     /// Committed actuals plus open, unexpired reservations, attributed to the period the request
     /// started in: the period's totals less what its open reservations past their expiry hold.
     /// </summary>
-    private static async Task<(long Month, long Day)> UsageAsync(SqliteSession session, string tenant, DateTimeOffset now, CancellationToken cancellationToken)
+    private static (long Month, long Day) Usage(SqliteSession session, string tenant, DateTimeOffset now)
     {
         var command = session.Command("""
             SELECT
@@ -415,8 +420,8 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
         command.Parameters.AddWithValue("$month", BudgetPeriods.MonthStart(now).ToUnixTimeMilliseconds());
         command.Parameters.AddWithValue("$day", BudgetPeriods.DayStart(now).ToUnixTimeMilliseconds());
         command.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
+        using var reader = command.ExecuteReader();
+        reader.Read();
         return (reader.GetInt64(0) - reader.GetInt64(2), reader.GetInt64(1) - reader.GetInt64(3));
     }
 
