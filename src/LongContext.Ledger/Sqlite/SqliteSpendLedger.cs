@@ -187,6 +187,11 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
     public Task<ReservationResult> ReserveAsync(ReservationRequest request, CancellationToken cancellationToken = default)
     {
         var amount = Money.ToUnits(request.AmountUsd);
+
+        // A hold is answered once committed (every process sees it, atomically with the check),
+        // not once on disk: a machine crash ends the request that held it, so a durable hold would
+        // only keep budget locked until its expiry. Its settlement waits for the disk, and that
+        // flush covers the hold too.
         return _writes.WriteAsync(session =>
         {
             var (monthUsed, dayUsed) = Usage(session, request.TenantId, request.Now);
@@ -205,7 +210,7 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
             insert.Parameters.AddWithValue("$expires", (request.Now + request.TimeToLive).ToUnixTimeMilliseconds());
             insert.ExecuteNonQuery();
             return check.Plus(amount).ToResult(id);
-        });
+        }, waitForDisk: false);
     }
 
     public Task<bool> CommitAsync(Guid reservationId, decimal actualUsd, CancellationToken cancellationToken = default) =>

@@ -15,7 +15,7 @@ namespace LongContext.Ledger.Sqlite;
 /// Durability (<see cref="SqliteDurability.Full"/>) is pipelined: the writer commits without
 /// waiting for the disk and goes on with the next batch while a second thread makes the write-ahead
 /// log durable — one <c>fsync</c> for every batch committed since its last one — and only then
-/// answers those batches' callers. A caller therefore learns of its write exactly when SQLite's
+/// answers those batches' callers (those that asked to wait for the disk; see <see cref="WriteAsync"/>). A caller therefore learns of its write exactly when SQLite's
 /// <c>synchronous = FULL</c> would have told it (after its log frames reached the disk), but the
 /// disk's flush no longer stalls the writer, and a slow flush covers more batches instead of
 /// holding the rest back. A database that is not in WAL mode is synced by SQLite at every commit.
@@ -77,11 +77,15 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
     /// <summary>
     /// Runs <paramref name="work"/> in the next batch, on the writer thread (so it must not block on
     /// anything but SQLite). Not cancellable once queued: a write that was asked for happens (a
-    /// reservation whose caller went away is still settled by that caller).
+    /// reservation whose caller went away is still settled by that caller). With
+    /// <paramref name="waitForDisk"/> false the caller is answered once the batch committed — visible
+    /// to every connection and process, atomic with its batch — without waiting for the log flush:
+    /// for writes that a machine crash makes moot anyway (a budget hold dies with the request that
+    /// held it; the flush that makes its settlement durable makes the hold durable too).
     /// </summary>
-    public Task<T> WriteAsync<T>(Func<SqliteSession, T> work)
+    public Task<T> WriteAsync<T>(Func<SqliteSession, T> work, bool waitForDisk = true)
     {
-        var operation = new Operation<T>(work);
+        var operation = new Operation<T>(work, waitForDisk);
         try
         {
             _queue.Add(operation);
@@ -149,16 +153,24 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
             return;
         }
 
-        if (inline)
+        var waiting = inline ? 0 : batch.Count(o => o.WaitsForDisk);
+        var durable = waiting == 0 ? null : new Operation[waiting];
+        var next = 0;
+        foreach (var operation in batch)
         {
-            foreach (var operation in batch)
+            if (durable is not null && operation.WaitsForDisk)
+            {
+                durable[next++] = operation;
+            }
+            else
             {
                 operation.Complete();
             }
         }
-        else
+
+        if (durable is not null)
         {
-            _committed.Add([.. batch]);
+            _committed.Add(durable);
         }
     }
 
@@ -298,8 +310,10 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
         _committed.Dispose();
     }
 
-    private abstract class Operation
+    private abstract class Operation(bool waitsForDisk)
     {
+        public bool WaitsForDisk => waitsForDisk;
+
         public abstract void Run(SqliteSession session);
 
         public abstract void Complete();
@@ -307,7 +321,7 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
         public abstract void Fail(Exception error);
     }
 
-    private sealed class Operation<T>(Func<SqliteSession, T> work) : Operation
+    private sealed class Operation<T>(Func<SqliteSession, T> work, bool waitsForDisk) : Operation(waitsForDisk)
     {
         private readonly TaskCompletionSource<T> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private T? _value;
