@@ -135,6 +135,7 @@ public sealed class SqliteSpendLedgerTests : SpendLedgerContractTests, IDisposab
         var now = DateTimeOffset.UtcNow;
         var writes = Enumerable.Range(0, 50).Select(_ => ledger.ReserveAsync(new("acme", 0.01m, new BudgetLimits(1m, null), now, TimeSpan.FromMinutes(10)))).ToArray();
         await ledger.DisposeAsync();
+        await ledger.DisposeAsync();
 
         Assert.All(writes, w => Assert.True(w.IsCompletedSuccessfully && w.Result.Granted));
         await Assert.ThrowsAsync<ObjectDisposedException>(() => ledger.ReserveAsync(new("acme", 0.01m, new BudgetLimits(1m, null), now, TimeSpan.FromMinutes(10))));

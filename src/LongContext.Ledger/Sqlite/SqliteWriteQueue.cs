@@ -90,7 +90,7 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
         {
             _queue.Add(operation);
         }
-        catch (InvalidOperationException)
+        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
         {
             throw new ObjectDisposedException(nameof(SqliteWriteQueue), "The ledger is closed.");
         }
@@ -301,8 +301,15 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
     /// <summary>An operation of the batch threw (as opposed to the database failing the batch).</summary>
     private sealed class OperationFailedException(Exception inner) : Exception(inner.Message, inner);
 
+    private int _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         _queue.CompleteAdding();
         await _writerDone.Task;
         await _syncerDone.Task;
