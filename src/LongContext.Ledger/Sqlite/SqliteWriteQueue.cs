@@ -153,24 +153,14 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
             return;
         }
 
-        var waiting = inline ? 0 : batch.Count(o => o.WaitsForDisk);
-        var durable = waiting == 0 ? null : new Operation[waiting];
-        var next = 0;
-        foreach (var operation in batch)
+        foreach (var operation in batch.Where(o => inline || !o.WaitsForDisk))
         {
-            if (durable is not null && operation.WaitsForDisk)
-            {
-                durable[next++] = operation;
-            }
-            else
-            {
-                operation.Complete();
-            }
+            operation.Complete();
         }
 
-        if (durable is not null)
+        if (!inline && batch.Any(o => o.WaitsForDisk))
         {
-            _committed.Add(durable);
+            _committed.Add([.. batch.Where(o => o.WaitsForDisk)]);
         }
     }
 
@@ -285,6 +275,7 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
 
     private void FlushLog()
     {
+        // Opened for each flush, so it is always the log file SQLite is writing now.
         try
         {
             using var log = File.OpenHandle(_walPath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
