@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.Data.Sqlite;
 
 namespace LongContext.Ledger.Sqlite;
@@ -25,8 +24,8 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
 {
     public const int MaxBatch = 256;
 
-    private readonly BlockingCollection<Operation> _queue = new(new ConcurrentQueue<Operation>());
-    private readonly BlockingCollection<Operation[]> _committed = new(new ConcurrentQueue<Operation[]>());
+    private readonly ParkingQueue<Operation> _queue = new();
+    private readonly ParkingQueue<Operation[]> _committed = new();
     private readonly string _connectionString;
     private readonly string _walPath;
     private readonly SqliteDurability _durability;
@@ -90,7 +89,7 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
         {
             _queue.Add(operation);
         }
-        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
+        catch (InvalidOperationException)
         {
             throw new ObjectDisposedException(nameof(SqliteWriteQueue), "The ledger is closed.");
         }
@@ -104,7 +103,7 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
         var batch = new List<Operation>(MaxBatch);
         try
         {
-            while (_queue.TryTake(out var first, Timeout.Infinite))
+            while (_queue.Take(out var first))
             {
                 batch.Add(first);
                 while (batch.Count < MaxBatch && _queue.TryTake(out var operation))
@@ -239,7 +238,7 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
     private void SyncLoop()
     {
         var pending = new List<Operation[]>();
-        while (_committed.TryTake(out var first, Timeout.Infinite))
+        while (_committed.Take(out var first))
         {
             pending.Add(first);
             while (_committed.TryTake(out var more))
@@ -304,8 +303,6 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
         _queue.CompleteAdding();
         await _writerDone.Task;
         await _syncerDone.Task;
-        _queue.Dispose();
-        _committed.Dispose();
     }
 
     private abstract class Operation(bool waitsForDisk)
