@@ -4,40 +4,47 @@ using Microsoft.Data.Sqlite;
 namespace LongContext.Ledger.Sqlite;
 
 /// <summary>
-/// One open connection with its statements kept prepared: the ledger runs the same few statements
-/// on every request, and compiling their SQL each time cost more than running them.
+/// One connection with its statements kept compiled: the ledger runs the same few statements on
+/// every request, and compiling their SQL each time cost more than running them.
 /// </summary>
 internal sealed class SqliteSession(SqliteConnection connection) : IDisposable
 {
-    private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SqliteStatement> _statements = new(StringComparer.Ordinal);
 
     public SqliteConnection Connection => connection;
 
-    /// <summary>The transaction the session's commands run in (the writer's batch), or null.</summary>
-    public SqliteTransaction? Transaction { get; set; }
-
-    /// <summary>The prepared command for <paramref name="sql"/>, its parameters cleared, in the current transaction. Not to be disposed by the caller.</summary>
-    public SqliteCommand Command(string sql)
+    /// <summary>The compiled statement for <paramref name="sql"/>, rewound with nothing bound. Not to be disposed by the caller.</summary>
+    public SqliteStatement Statement(string sql)
     {
-        if (!_commands.TryGetValue(sql, out var command))
+        if (!_statements.TryGetValue(sql, out var statement))
         {
-            command = connection.CreateCommand();
-            command.CommandText = sql;
-            _commands[sql] = command;
+            statement = new SqliteStatement(connection, sql);
+            _statements[sql] = statement;
         }
 
-        command.Transaction = Transaction;
-        command.Parameters.Clear();
-        return command;
+        return statement.Reset();
+    }
+
+    /// <summary>Closes the connection (it is opened again before the next use), dropping its statements first.</summary>
+    public void Close()
+    {
+        DropStatements();
+        connection.Close();
+    }
+
+    private void DropStatements()
+    {
+        foreach (var statement in _statements.Values)
+        {
+            statement.Dispose();
+        }
+
+        _statements.Clear();
     }
 
     public void Dispose()
     {
-        foreach (var command in _commands.Values)
-        {
-            command.Dispose();
-        }
-
+        DropStatements();
         connection.Dispose();
     }
 }

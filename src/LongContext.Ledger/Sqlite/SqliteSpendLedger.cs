@@ -202,13 +202,13 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
             }
 
             var id = Guid.CreateVersion7(request.Now);
-            var insert = session.Command("INSERT INTO reservations (id, tenant, amount, state, created_at, expires_at) VALUES ($id, $tenant, $amount, 'open', $created, $expires)");
-            insert.Parameters.AddWithValue("$id", id.ToString());
-            insert.Parameters.AddWithValue("$tenant", request.TenantId);
-            insert.Parameters.AddWithValue("$amount", amount);
-            insert.Parameters.AddWithValue("$created", request.Now.ToUnixTimeMilliseconds());
-            insert.Parameters.AddWithValue("$expires", (request.Now + request.TimeToLive).ToUnixTimeMilliseconds());
-            insert.ExecuteNonQuery();
+            session.Statement("INSERT INTO reservations (id, tenant, amount, state, created_at, expires_at) VALUES ($id, $tenant, $amount, 'open', $created, $expires)")
+                .Bind("$id", id)
+                .Bind("$tenant", request.TenantId)
+                .Bind("$amount", amount)
+                .Bind("$created", request.Now.ToUnixTimeMilliseconds())
+                .Bind("$expires", (request.Now + request.TimeToLive).ToUnixTimeMilliseconds())
+                .Execute();
             return check.Plus(amount).ToResult(id);
         }, waitForDisk: false);
     }
@@ -238,35 +238,34 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
 
     private static bool InsertDecision(SqliteSession session, DecisionRecord record)
     {
-        var command = session.Command(InsertDecisionSql);
-        var p = command.Parameters;
-        p.AddWithValue("$id", record.Id.ToString());
-        p.AddWithValue("$tenant", record.TenantId);
-        p.AddWithValue("$created", record.CreatedAt.ToUnixTimeMilliseconds());
-        p.AddWithValue("$outcome", record.Outcome);
-        p.AddWithValue("$status", record.Status);
-        p.AddWithValue("$route", Db(record.Route));
-        p.AddWithValue("$candidate", Db(record.CandidateId));
-        p.AddWithValue("$model", Db(record.Model));
-        p.AddWithValue("$attention", Db(record.Attention));
-        p.AddWithValue("$forced", record.ForcedRoute ? 1 : 0);
-        p.AddWithValue("$estimated", Db(Money.ToUnits(record.EstimatedCostUsd)));
-        p.AddWithValue("$reserved", Db(Money.ToUnits(record.ReservedUsd)));
-        p.AddWithValue("$actual", Db(Money.ToUnits(record.ActualCostUsd)));
-        p.AddWithValue("$recall", Db(record.ExpectedRecall));
-        p.AddWithValue("$estimated_prompt", record.EstimatedPromptTokens);
-        p.AddWithValue("$prompt", Db(record.PromptTokens));
-        p.AddWithValue("$cached", Db(record.CachedPromptTokens));
-        p.AddWithValue("$completion", Db(record.CompletionTokens));
-        p.AddWithValue("$reservation", Db(record.ReservationId?.ToString()));
-        p.AddWithValue("$counterfactuals", CounterfactualJson.Write(record.CounterfactualCostsUsd));
-        p.AddWithValue("$explanation", record.Explanation);
-        p.AddWithValue("$detail", record.DetailJson);
-        p.AddWithValue("$corpus", Db(record.Corpus));
-        p.AddWithValue("$escalated", record.Escalated is { } e ? (e ? 1 : 0) : DBNull.Value);
-        p.AddWithValue("$rag_step", Db(Money.ToUnits(record.RagStepCostUsd)));
-        p.AddWithValue("$lc_step", Db(Money.ToUnits(record.LongContextStepCostUsd)));
-        command.ExecuteNonQuery();
+        session.Statement(InsertDecisionSql)
+            .Bind("$id", record.Id)
+            .Bind("$tenant", record.TenantId)
+            .Bind("$created", record.CreatedAt.ToUnixTimeMilliseconds())
+            .Bind("$outcome", record.Outcome)
+            .Bind("$status", record.Status)
+            .Bind("$route", record.Route)
+            .Bind("$candidate", record.CandidateId)
+            .Bind("$model", record.Model)
+            .Bind("$attention", record.Attention)
+            .Bind("$forced", record.ForcedRoute)
+            .Bind("$estimated", Money.ToUnits(record.EstimatedCostUsd))
+            .Bind("$reserved", Money.ToUnits(record.ReservedUsd))
+            .Bind("$actual", Money.ToUnits(record.ActualCostUsd))
+            .Bind("$recall", record.ExpectedRecall)
+            .Bind("$estimated_prompt", record.EstimatedPromptTokens)
+            .Bind("$prompt", record.PromptTokens)
+            .Bind("$cached", record.CachedPromptTokens)
+            .Bind("$completion", record.CompletionTokens)
+            .Bind("$reservation", record.ReservationId)
+            .Bind("$counterfactuals", CounterfactualJson.Write(record.CounterfactualCostsUsd))
+            .Bind("$explanation", record.Explanation)
+            .Bind("$detail", record.DetailJson)
+            .Bind("$corpus", record.Corpus)
+            .Bind("$escalated", record.Escalated)
+            .Bind("$rag_step", Money.ToUnits(record.RagStepCostUsd))
+            .Bind("$lc_step", Money.ToUnits(record.LongContextStepCostUsd))
+            .Execute();
         return true;
     }
 
@@ -322,22 +321,23 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
         return new EscalationCounts(reader.GetInt64(0), reader.GetInt64(1));
     }
 
-    private static readonly string[] EvaluationParameters = ["$id", "$tenant", "$created", "$run", "$kind", "$route", "$model", "$length", "$depth", "$hit"];
-
     public Task RecordEvaluationsAsync(IReadOnlyList<EvaluationRecord> records, CancellationToken cancellationToken = default) =>
         _writes.WriteAsync(session =>
         {
-            var command = session.Command("INSERT INTO evaluations (id, tenant, created_at, run, kind, route, model, length, depth, hit) VALUES ($id, $tenant, $created, $run, $kind, $route, $model, $length, $depth, $hit)");
-            var parameters = EvaluationParameters.Select(name => command.Parameters.Add(new SqliteParameter { ParameterName = name })).ToArray();
+            var insert = session.Statement("INSERT INTO evaluations (id, tenant, created_at, run, kind, route, model, length, depth, hit) VALUES ($id, $tenant, $created, $run, $kind, $route, $model, $length, $depth, $hit)");
             foreach (var r in records)
             {
-                object?[] values = [r.Id.ToString(), r.TenantId, r.CreatedAt.ToUnixTimeMilliseconds(), r.Run, r.Kind, r.Route, (object?)r.Model ?? DBNull.Value, r.LengthTokens, r.Depth, r.Hit ? 1 : 0];
-                for (var i = 0; i < values.Length; i++)
-                {
-                    parameters[i].Value = values[i];
-                }
-
-                command.ExecuteNonQuery();
+                insert.Bind("$id", r.Id)
+                    .Bind("$tenant", r.TenantId)
+                    .Bind("$created", r.CreatedAt.ToUnixTimeMilliseconds())
+                    .Bind("$run", r.Run)
+                    .Bind("$kind", r.Kind)
+                    .Bind("$route", r.Route)
+                    .Bind("$model", r.Model)
+                    .Bind("$length", r.LengthTokens)
+                    .Bind("$depth", r.Depth)
+                    .Bind("$hit", r.Hit)
+                    .Execute();
             }
 
             return records.Count;
@@ -382,8 +382,6 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
         }
     }
 
-    private static object Db<T>(T? value) => value is null ? DBNull.Value : value;
-
     /// <summary>
     /// A commit also lands after a reservation expired: the money was spent, so it counts.
     /// Only an open reservation can be settled, once.
@@ -398,12 +396,12 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
 
     private static bool Settle(SqliteSession session, Guid reservationId, string state, long? actual)
     {
-        var update = session.Command("UPDATE reservations SET state = $state, actual = $actual, settled_at = $now WHERE id = $id AND state = 'open'");
-        update.Parameters.AddWithValue("$state", state);
-        update.Parameters.AddWithValue("$actual", (object?)actual ?? DBNull.Value);
-        update.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-        update.Parameters.AddWithValue("$id", reservationId.ToString());
-        return update.ExecuteNonQuery() == 1;
+        return session.Statement("UPDATE reservations SET state = $state, actual = $actual, settled_at = $now WHERE id = $id AND state = 'open'")
+            .Bind("$state", state)
+            .Bind("$actual", actual)
+            .Bind("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())
+            .Bind("$id", reservationId)
+            .Execute() == 1;
     }
 
     /// <summary>
@@ -412,7 +410,7 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
     /// </summary>
     private static (long Month, long Day) Usage(SqliteSession session, string tenant, DateTimeOffset now)
     {
-        var command = session.Command("""
+        var usage = session.Statement("""
             SELECT
                 (SELECT coalesce(sum(committed + held), 0) FROM spend_totals WHERE tenant = $tenant AND period = 'month' AND start = $month),
                 (SELECT coalesce(sum(committed + held), 0) FROM spend_totals WHERE tenant = $tenant AND period = 'day' AND start = $day),
@@ -421,13 +419,19 @@ public sealed class SqliteSpendLedger : ISpendLedger, IDecisionLog, IEvaluationL
             FROM reservations
             WHERE tenant = $tenant AND state = 'open' AND expires_at <= $now AND created_at >= $month
             """);
-        command.Parameters.AddWithValue("$tenant", tenant);
-        command.Parameters.AddWithValue("$month", BudgetPeriods.MonthStart(now).ToUnixTimeMilliseconds());
-        command.Parameters.AddWithValue("$day", BudgetPeriods.DayStart(now).ToUnixTimeMilliseconds());
-        command.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
-        using var reader = command.ExecuteReader();
-        reader.Read();
-        return (reader.GetInt64(0) - reader.GetInt64(2), reader.GetInt64(1) - reader.GetInt64(3));
+        usage.Bind("$tenant", tenant)
+            .Bind("$month", BudgetPeriods.MonthStart(now).ToUnixTimeMilliseconds())
+            .Bind("$day", BudgetPeriods.DayStart(now).ToUnixTimeMilliseconds())
+            .Bind("$now", now.ToUnixTimeMilliseconds());
+        try
+        {
+            usage.Read();
+            return (usage.GetInt64(0) - usage.GetInt64(2), usage.GetInt64(1) - usage.GetInt64(3));
+        }
+        finally
+        {
+            usage.Reset();
+        }
     }
 
     private async Task<SqliteConnection> OpenConnectionAsync(CancellationToken cancellationToken)

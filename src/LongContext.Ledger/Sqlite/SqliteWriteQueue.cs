@@ -148,7 +148,7 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
                 operation.Fail(e is OperationFailedException failed ? failed.InnerException! : e);
             }
 
-            session.Connection.Close();
+            session.Close();
             return;
         }
 
@@ -206,27 +206,19 @@ internal sealed class SqliteWriteQueue : IAsyncDisposable
     {
         // IMMEDIATE: the write lock is taken before any budget is read.
         using var transaction = session.Connection.BeginTransaction(deferred: false);
-        session.Transaction = transaction;
-        try
+        foreach (var operation in batch)
         {
-            foreach (var operation in batch)
+            try
             {
-                try
-                {
-                    operation.Run(session);
-                }
-                catch (Exception e) when (e is not SqliteException { SqliteErrorCode: SQLitePCL.raw.SQLITE_BUSY or SQLitePCL.raw.SQLITE_FULL or SQLitePCL.raw.SQLITE_IOERR })
-                {
-                    throw new OperationFailedException(e);
-                }
+                operation.Run(session);
             }
+            catch (Exception e) when (e is not SqliteException { SqliteErrorCode: SQLitePCL.raw.SQLITE_BUSY or SQLitePCL.raw.SQLITE_FULL or SQLitePCL.raw.SQLITE_IOERR })
+            {
+                throw new OperationFailedException(e);
+            }
+        }
 
-            transaction.Commit();
-        }
-        finally
-        {
-            session.Transaction = null;
-        }
+        transaction.Commit();
     }
 
     /// <summary>
