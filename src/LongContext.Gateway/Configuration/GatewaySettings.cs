@@ -1,3 +1,5 @@
+using LongContext.Routing.Decision;
+
 namespace LongContext.Gateway.Configuration;
 
 /// <summary>
@@ -369,27 +371,53 @@ public sealed record HybridConfig
     public TimeSpan ObservationWindow { get; init; } = TimeSpan.FromDays(30);
 }
 
+/// <summary>
+/// <c>Routing:Rag</c>: the RAG and hybrid routes' costing, bound from config. Its defaults are the
+/// routing core's (<see cref="RagSettings"/>), so they are written down once.
+/// </summary>
 public sealed record RagConfig
 {
-    public int TopK { get; init; } = 8;
+    private static readonly RagSettings Defaults = new();
 
-    public int ChunkTokens { get; init; } = 512;
+    /// <inheritdoc cref="RagSettings.TopK"/>
+    public int TopK { get; init; } = Defaults.TopK;
 
-    public int PromptOverheadTokens { get; init; } = 200;
+    /// <inheritdoc cref="RagSettings.ChunkTokens"/>
+    public int ChunkTokens { get; init; } = Defaults.ChunkTokens;
 
-    public double RetrievalRecall { get; init; } = 0.85;
+    /// <inheritdoc cref="RagSettings.PromptOverheadTokens"/>
+    public int PromptOverheadTokens { get; init; } = Defaults.PromptOverheadTokens;
 
-    public decimal EmbeddingPerMillion { get; init; }
+    /// <inheritdoc cref="RagSettings.RetrievalRecall"/>
+    public double RetrievalRecall { get; init; } = Defaults.RetrievalRecall;
 
-    public double RetrievalLatencySeconds { get; init; } = 0.05;
+    /// <inheritdoc cref="RagSettings.EmbeddingPerMillion"/>
+    public decimal EmbeddingPerMillion { get; init; } = Defaults.EmbeddingPerMillion;
 
-    public double EscalationProbability { get; init; } = 0.35;
+    /// <inheritdoc cref="RagSettings.RetrievalLatencySeconds"/>
+    public double RetrievalLatencySeconds { get; init; } = Defaults.RetrievalLatencySeconds;
 
-    /// <summary>Tokens per second the embedding model indexes (for inline contexts indexed per request).</summary>
-    public double IndexingTokensPerSecond { get; init; } = 5_000;
+    /// <inheritdoc cref="RagSettings.EscalationProbability"/>
+    public double EscalationProbability { get; init; } = Defaults.EscalationProbability;
+
+    /// <inheritdoc cref="RagSettings.IndexingTokensPerSecond"/>
+    public double IndexingTokensPerSecond { get; init; } = Defaults.IndexingTokensPerSecond;
 
     /// <summary>Where each number comes from, by field name (documentation kept next to the values).</summary>
     public Dictionary<string, string> Sources { get; init; } = new(StringComparer.Ordinal);
+
+    /// <summary>The values as the routing core takes them.</summary>
+    public RagSettings ToSettings() => new()
+    {
+        TopK = TopK,
+        ChunkTokens = ChunkTokens,
+        PromptOverheadTokens = PromptOverheadTokens,
+        RetrievalRecall = RetrievalRecall,
+        EmbeddingPerMillion = EmbeddingPerMillion,
+        RetrievalLatencySeconds = RetrievalLatencySeconds,
+        EscalationProbability = EscalationProbability,
+        IndexingTokensPerSecond = IndexingTokensPerSecond,
+    };
 }
 
 public sealed record LedgerConfig

@@ -46,17 +46,7 @@ internal sealed class RoutingCatalog
             .Where(m => m.Value is { Kind: ModelKind.Embeddings, Routing.Prices: not null })
             .ToDictionary(m => m.Key, m => (ToPrices(m.Value.Routing!.Prices!), TokenCounters.Shared.Get(m.Value.Routing!.Tokenizer)), StringComparer.Ordinal);
         _policies = settings.Tenants.ToDictionary(t => t.Key, t => Policy(t.Value), StringComparer.Ordinal);
-        Rag = new RagSettings
-        {
-            TopK = settings.Routing.Rag.TopK,
-            ChunkTokens = settings.Routing.Rag.ChunkTokens,
-            PromptOverheadTokens = settings.Routing.Rag.PromptOverheadTokens,
-            RetrievalRecall = settings.Routing.Rag.RetrievalRecall,
-            EmbeddingPerMillion = settings.Routing.Rag.EmbeddingPerMillion,
-            RetrievalLatencySeconds = settings.Routing.Rag.RetrievalLatencySeconds,
-            EscalationProbability = settings.Routing.Rag.EscalationProbability,
-            IndexingTokensPerSecond = settings.Routing.Rag.IndexingTokensPerSecond,
-        };
+        Rag = settings.Routing.Rag.ToSettings();
     }
 
     public RoutingConfig Settings { get; }
