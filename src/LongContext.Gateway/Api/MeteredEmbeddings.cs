@@ -40,37 +40,19 @@ internal sealed class MeteredEmbeddings(RoutingCatalog routing, LedgerStore ledg
 
         var id = reservation.ReservationId!.Value;
         var headers = new Dictionary<string, string> { [GatewayHeaders.EstimatedCost] = estimate.ToString("0.#########", CultureInfo.InvariantCulture) };
-        var originalBody = context.Response.Body;
-        var meter = new UsageMeteringStream(originalBody, context.Response, dropUsageOnlyChunk: false);
-        context.Response.Body = meter;
-        var settled = false;
-        try
-        {
-            var outcome = (await forwarder.ForwardAsync(context, model, "embeddings", request.Body, responseHeaders: headers)).Outcome;
-            await meter.CompleteAsync(CancellationToken.None);
-            if (outcome == ForwardOutcome.Answered && context.Response.StatusCode is >= 200 and < 300 || outcome == ForwardOutcome.ClientGone)
-            {
-                var actual = meter.Usage is { } usage ? pricing.Prices.Cost(usage.PromptTokens, 0, 0) : estimate;
-                await ledger.Spend.CommitAsync(id, actual, CancellationToken.None);
-            }
-            else
-            {
-                await ledger.Spend.ReleaseAsync(id, CancellationToken.None);
-            }
-
-            settled = true;
-        }
-        finally
-        {
-            context.Response.Body = originalBody;
-            if (!settled)
-            {
-                await (meter.Wrote ? ledger.Spend.CommitAsync(id, estimate, CancellationToken.None) : ledger.Spend.ReleaseAsync(id, CancellationToken.None));
-            }
-        }
-
+        await using var metered = new MeteredResponse(context.Response, dropUsageOnlyChunk: false, spentIfAnswered: estimate, actual => SettleAsync(id, actual));
+        var outcome = (await forwarder.ForwardAsync(context, model, "embeddings", request.Body, responseHeaders: headers)).Outcome;
+        await metered.Meter.CompleteAsync(CancellationToken.None);
+        var spent = outcome == ForwardOutcome.Answered && context.Response.StatusCode is >= 200 and < 300 || outcome == ForwardOutcome.ClientGone;
+        await SettleAsync(id, spent ? (metered.Meter.Usage is { } usage ? pricing.Prices.Cost(usage.PromptTokens, 0, 0) : estimate) : null);
+        metered.MarkSettled();
         return Results.Empty;
     }
+
+    /// <summary>Commits what was spent, or releases the reservation when nothing was; false when it was no longer open.</summary>
+    private Task<bool> SettleAsync(Guid reservationId, decimal? actual) => actual is { } cost
+        ? ledger.Spend.CommitAsync(reservationId, cost, CancellationToken.None)
+        : ledger.Spend.ReleaseAsync(reservationId, CancellationToken.None);
 
     /// <summary>Strings are counted with the model's tokenizer; token arrays are already tokens.</summary>
     private static long CountInput(JsonNode input, LongContext.Routing.Tokens.ITokenCounter counter) => input switch

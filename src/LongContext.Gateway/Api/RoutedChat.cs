@@ -226,93 +226,81 @@ internal sealed partial class RoutedChat(
             ? new Dictionary<string, string> { [GatewayHeaders.Attention] = attention }
             : null;
 
-        var originalBody = context.Response.Body;
-        var meter = new UsageMeteringStream(originalBody, context.Response, dropUsageOnlyChunk: request.Stream && !request.IncludeUsage);
-        context.Response.Body = meter;
-        var settled = false;
-        try
+        // An exception mid-request settles at the end: the worst case if any answer went out (the
+        // upstream was paid), nothing otherwise.
+        await using var metered = new MeteredResponse(context.Response, dropUsageOnlyChunk: request.Stream && !request.IncludeUsage, chosen.WorstCaseCostUsd, actual => SettleAsync(tenant.Id, reservationId, actual));
+        var meter = metered.Meter;
+        var forwardStarted = time.GetTimestamp();
+        if (chosen.Route == RouteKind.Hybrid)
         {
-            var forwardStarted = time.GetTimestamp();
-            if (chosen.Route == RouteKind.Hybrid)
-            {
-                SelfRoute.HybridOutcome executed;
-                using (var forwardSpan = Telemetry.GatewayTelemetry.Source.StartActivity("forward"))
-                {
-                    forwardSpan?.SetTag("lcg.route", "hybrid");
-                    executed = await hybrid.ExecuteAsync(context, request, plan, meter, headers);
-                    forwardSpan?.SetTag("lcg.escalated", executed.Escalated);
-                }
-
-                telemetry.Answered(chosen.Model, RouteNames.Of(chosen.Route), time.GetElapsedTime(forwardStarted));
-                using var settleSpan = Telemetry.GatewayTelemetry.Source.StartActivity("settle");
-                await SettleAndRecordAsync(plan, decisionId, tenant, now, executed.Status, reservationId, executed.Usage, executed.ActualUsd, executed.Note, executed);
-                settled = true;
-                if (executed.Escalated is { } escalated && plan.Corpus is { } corpus)
-                {
-                    escalations.Observe(tenant.Id, corpus.Corpus.Id, escalated);
-                }
-
-                return (Results.Empty, null);
-            }
-
-            ForwardResult forwarded;
+            SelfRoute.HybridOutcome executed;
             using (var forwardSpan = Telemetry.GatewayTelemetry.Source.StartActivity("forward"))
             {
-                forwardSpan?.SetTag("lcg.model", chosen.Model);
-                forwarded = await forwarder.ForwardAsync(context, plan.Chosen, "chat/completions", body, upstreamHeaders, headers, holdBackTooLarge: mayReroute, holdBackFailures: mayReroute);
-                forwardSpan?.SetTag("http.response.status_code", context.Response.StatusCode);
+                forwardSpan?.SetTag("lcg.route", "hybrid");
+                executed = await hybrid.ExecuteAsync(context, request, plan, meter, headers);
+                forwardSpan?.SetTag("lcg.escalated", executed.Escalated);
             }
 
-            var (outcome, refusal, failure, failureError) = forwarded;
-            if (outcome == ForwardOutcome.RefusedAsTooLarge)
-            {
-                await SettleAsync(tenant.Id, reservationId, actual: null);
-                settled = true;
-                await RecordAsync(plan, decisionId, tenant, now, DecisionStatuses.Rerouted, reservationId, usage: null, actual: null, note: $"the upstream refused it as too large ({refusal}); the reservation was released and the request routed again");
-                return (Results.Empty, new Reroute(refusal!));
-            }
-
-            if (outcome == ForwardOutcome.Unavailable)
-            {
-                // The fallback: the upstream is down, so the request goes to the best route that does not need it.
-                await SettleAsync(tenant.Id, reservationId, actual: null);
-                settled = true;
-                if (PlanWithout(context, request, plan, refused, failure!) is { } fallback)
-                {
-                    await RecordAsync(plan, decisionId, tenant, now, DecisionStatuses.Rerouted, reservationId, usage: null, actual: null, note: $"{failure}; the reservation was released and the request fell back to {fallback.Decision.Chosen!.Id}");
-                    return (Results.Empty, new Reroute(failure!, fallback));
-                }
-
-                await RecordAsync(plan, decisionId, tenant, now, DecisionStatuses.Failed, reservationId, usage: null, actual: null, note: $"{failure}; no other route could take the request; the reservation was released");
-                GatewayHeaders.Apply(context.Response, headers);
-                await failureError!.ExecuteAsync(context);
-                return (Results.Empty, null);
-            }
-
-            await meter.CompleteAsync(CancellationToken.None).ConfigureAwait(false);
             telemetry.Answered(chosen.Model, RouteNames.Of(chosen.Route), time.GetElapsedTime(forwardStarted));
-            using var settle = Telemetry.GatewayTelemetry.Source.StartActivity("settle");
-            var succeeded = outcome == ForwardOutcome.Answered && context.Response.StatusCode is >= 200 and < 300;
-            var spent = succeeded || outcome is ForwardOutcome.ClientGone or ForwardOutcome.BrokenMidAnswer;
-            var (status, actual, note) = (outcome, spent) switch
+            using var settleSpan = Telemetry.GatewayTelemetry.Source.StartActivity("settle");
+            await SettleAndRecordAsync(plan, decisionId, tenant, now, executed.Status, reservationId, executed.Usage, executed.ActualUsd, executed.Note, executed);
+            metered.MarkSettled();
+            if (executed.Escalated is { } escalated && plan.Corpus is { } corpus)
             {
-                (_, false) => (DecisionStatuses.Failed, (decimal?)null, $"upstream {(outcome == ForwardOutcome.Answered ? "answered HTTP " + context.Response.StatusCode : "was unreachable")}; the reservation was released"),
-                _ when meter.Usage is { } usage => (succeeded ? DecisionStatuses.Completed : DecisionStatuses.Cancelled, ActualCost(chosen.Model, usage), (string?)null),
-                _ => (succeeded ? DecisionStatuses.Completed : DecisionStatuses.Cancelled, chosen.WorstCaseCostUsd, "the upstream reported no usage; the reservation was committed as spent"),
-            };
-
-            await SettleAndRecordAsync(plan, decisionId, tenant, now, status, reservationId, meter.Usage, actual, note);
-            settled = true;
-        }
-        finally
-        {
-            context.Response.Body = originalBody;
-            if (!settled)
-            {
-                // An exception mid-request: if any answer went out the upstream was paid; otherwise nothing was spent.
-                await SettleAsync(tenant.Id, reservationId, meter.Wrote ? chosen.WorstCaseCostUsd : null);
+                escalations.Observe(tenant.Id, corpus.Corpus.Id, escalated);
             }
+
+            return (Results.Empty, null);
         }
+
+        ForwardResult forwarded;
+        using (var forwardSpan = Telemetry.GatewayTelemetry.Source.StartActivity("forward"))
+        {
+            forwardSpan?.SetTag("lcg.model", chosen.Model);
+            forwarded = await forwarder.ForwardAsync(context, plan.Chosen, "chat/completions", body, upstreamHeaders, headers, holdBackTooLarge: mayReroute, holdBackFailures: mayReroute);
+            forwardSpan?.SetTag("http.response.status_code", context.Response.StatusCode);
+        }
+
+        var (outcome, refusal, failure, failureError) = forwarded;
+        if (outcome == ForwardOutcome.RefusedAsTooLarge)
+        {
+            await SettleAsync(tenant.Id, reservationId, actual: null);
+            metered.MarkSettled();
+            await RecordAsync(plan, decisionId, tenant, now, DecisionStatuses.Rerouted, reservationId, usage: null, actual: null, note: $"the upstream refused it as too large ({refusal}); the reservation was released and the request routed again");
+            return (Results.Empty, new Reroute(refusal!));
+        }
+
+        if (outcome == ForwardOutcome.Unavailable)
+        {
+            // The fallback: the upstream is down, so the request goes to the best route that does not need it.
+            await SettleAsync(tenant.Id, reservationId, actual: null);
+            metered.MarkSettled();
+            if (PlanWithout(context, request, plan, refused, failure!) is { } fallback)
+            {
+                await RecordAsync(plan, decisionId, tenant, now, DecisionStatuses.Rerouted, reservationId, usage: null, actual: null, note: $"{failure}; the reservation was released and the request fell back to {fallback.Decision.Chosen!.Id}");
+                return (Results.Empty, new Reroute(failure!, fallback));
+            }
+
+            await RecordAsync(plan, decisionId, tenant, now, DecisionStatuses.Failed, reservationId, usage: null, actual: null, note: $"{failure}; no other route could take the request; the reservation was released");
+            GatewayHeaders.Apply(context.Response, headers);
+            await failureError!.ExecuteAsync(context);
+            return (Results.Empty, null);
+        }
+
+        await meter.CompleteAsync(CancellationToken.None).ConfigureAwait(false);
+        telemetry.Answered(chosen.Model, RouteNames.Of(chosen.Route), time.GetElapsedTime(forwardStarted));
+        using var settle = Telemetry.GatewayTelemetry.Source.StartActivity("settle");
+        var succeeded = outcome == ForwardOutcome.Answered && context.Response.StatusCode is >= 200 and < 300;
+        var spent = succeeded || outcome is ForwardOutcome.ClientGone or ForwardOutcome.BrokenMidAnswer;
+        var (status, actual, note) = (outcome, spent) switch
+        {
+            (_, false) => (DecisionStatuses.Failed, (decimal?)null, $"upstream {(outcome == ForwardOutcome.Answered ? "answered HTTP " + context.Response.StatusCode : "was unreachable")}; the reservation was released"),
+            _ when meter.Usage is { } usage => (succeeded ? DecisionStatuses.Completed : DecisionStatuses.Cancelled, ActualCost(chosen.Model, usage), (string?)null),
+            _ => (succeeded ? DecisionStatuses.Completed : DecisionStatuses.Cancelled, chosen.WorstCaseCostUsd, "the upstream reported no usage; the reservation was committed as spent"),
+        };
+
+        await SettleAndRecordAsync(plan, decisionId, tenant, now, status, reservationId, meter.Usage, actual, note);
+        metered.MarkSettled();
 
         return (Results.Empty, null);
     }
